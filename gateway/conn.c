@@ -1,0 +1,195 @@
+/* conn.c: client connections: accept, the idle/header timer, the socket
+ * callbacks that hand bytes to the HTTP/1 code or the running txn, and the
+ * one place a connection is freed.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "conn.h"
+#include "h1c.h"
+#include "log.h"
+#include "proxy.h"
+#include "txn.h"
+#include "util.h"
+#include "worker.h"
+
+/* The input buffer stops growing here; a pipelining or uploading client
+ * waits on TCP flow control while the gateway works through it. */
+#define CONN_READ_HIGH (256 * 1024)
+
+static void conn_set_timer(struct conn *c, uint32_t ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	evtimer_add(c->timer, &tv);
+}
+
+static void conn_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->state != CONN_ST_HEAD) {
+		/* CONN_ST_CLOSING: the client does not read its last response */
+		conn_close(c);
+		return;
+	}
+	if (c->head_start_ns)
+		h1c_head_timeout(c);
+	else
+		conn_close(c); /* idle keep-alive connection: close quietly */
+}
+
+static void conn_on_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	switch (c->state) {
+	case CONN_ST_HEAD:
+		h1c_on_head_bytes(c);
+		break;
+	case CONN_ST_TXN:
+		proxy_on_client_read(c->txn);
+		break;
+	case CONN_ST_CLOSING:
+		/* a closing connection reads nothing more: discard */
+		evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+		break;
+	}
+}
+
+static void conn_on_write(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->state == CONN_ST_TXN)
+		proxy_on_client_write(c->txn);
+	else if (c->state == CONN_ST_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_close(c);
+}
+
+static void conn_on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->state == CONN_ST_TXN) {
+		proxy_on_client_event(c->txn, what);
+		return;
+	}
+	if (c->state == CONN_ST_HEAD && (what & BEV_EVENT_EOF) &&
+	    evbuffer_get_length(bufferevent_get_input(bev)) && !(what & BEV_EVENT_ERROR)) {
+		/* half-closed after a partial head: nothing more can complete it */
+		log_at(LOG_DEBUG, c->w->id, c->id, 0, "client closed mid-head");
+	}
+	conn_close(c);
+}
+
+int conn_accept(struct worker *w, int fd, const struct sockaddr *peer, int peer_len)
+{
+	const struct cfg_gateway *g = &w->cfg->gw;
+	struct conn *c;
+	int one = 1;
+
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return -ENOMEM;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->w = w;
+	c->id = ++w->next_conn_id;
+	memcpy(&c->peer, peer, (size_t)peer_len < sizeof(c->peer) ? (size_t)peer_len : sizeof(c->peer));
+	util_addr_ip((const struct sockaddr *)&c->peer, c->peer_ip, sizeof(c->peer_ip));
+	c->peer_port = util_addr_port((const struct sockaddr *)&c->peer);
+	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->timer = evtimer_new(w->base, conn_on_timer, c);
+	if (!c->bev || !c->timer) {
+		if (c->bev)
+			bufferevent_free(c->bev);
+		else
+			close(fd);
+		if (c->timer)
+			event_free(c->timer);
+		free(c);
+		return -ENOMEM;
+	}
+	bufferevent_setcb(c->bev, conn_on_read, conn_on_write, conn_on_event, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_READ_HIGH);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	TAILQ_INSERT_TAIL(&w->conns, c, link);
+	w->n_conns++;
+	/* the first head is held to header_timeout from accept: a connection
+	 * that never sends anything is a slowloris too */
+	c->head_start_ns = util_mono_ns();
+	conn_set_timer(c, g->header_timeout_ms);
+	log_at(LOG_DEBUG, w->id, c->id, 0, "accepted from %s:%d", c->peer_ip, c->peer_port);
+	return 0;
+}
+
+void conn_close(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	if (c->txn)
+		proxy_abort(c->txn); /* finishes the txn as a client abort */
+	TAILQ_REMOVE(&w->conns, c, link);
+	w->n_conns--;
+	event_free(c->timer);
+	bufferevent_free(c->bev);
+	free(c);
+	worker_conn_closed(w);
+}
+
+void conn_close_after_flush(struct conn *c)
+{
+	struct timeval tv;
+	uint32_t ms = c->w->cfg->gw.client_timeout_ms;
+
+	c->state = CONN_ST_CLOSING;
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		conn_close(c);
+		return;
+	}
+	/* stop reading: a client that keeps sending cannot keep us busy */
+	bufferevent_disable(c->bev, EV_READ);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(c->timer, &tv);
+}
+
+void conn_txn_done(struct conn *c, bool keepalive)
+{
+	c->txn = NULL;
+	if (!keepalive || c->w->draining) {
+		conn_close_after_flush(c);
+		return;
+	}
+	c->state = CONN_ST_HEAD;
+	c->head_scanned = 0;
+	c->head_start_ns = 0;
+	bufferevent_set_timeouts(c->bev, NULL, NULL);
+	bufferevent_enable(c->bev, EV_READ);
+	conn_set_timer(c, c->w->cfg->gw.idle_timeout_ms);
+	/* a pipelined request may already be buffered */
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)))
+		h1c_on_head_bytes(c);
+}
+
+void conn_drain(struct conn *c)
+{
+	if (c->state == CONN_ST_HEAD && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+		conn_close(c);
+}
+
+/* Used by h1c.c when a head starts or a request begins. */
+void conn_arm_header_timer(struct conn *c)
+{
+	conn_set_timer(c, c->w->cfg->gw.header_timeout_ms);
+}

@@ -1,0 +1,62 @@
+/* conn.h: a client connection: its socket, timers and the txn it carries.
+ *
+ * Created on accept, freed when the socket closes. HTTP/1 is the only
+ * protocol for now (h1c.c); the connection object stays protocol-neutral so
+ * TLS and HTTP/2 plug in here.
+ */
+#ifndef TG_CONN_H
+#define TG_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+struct bufferevent;
+struct event;
+struct txn;
+struct worker;
+
+enum conn_state {
+	CONN_ST_HEAD = 0, /* waiting for a request head */
+	CONN_ST_TXN,      /* a txn is in progress */
+	CONN_ST_CLOSING,  /* flushing the last bytes, then close */
+};
+
+struct conn {
+	struct worker *w;
+	uint64_t id;
+	struct bufferevent *bev;
+	struct event *timer;   /* idle or header timeout while in CONN_ST_HEAD */
+	enum conn_state state;
+	struct txn *txn;
+	uint64_t n_req;        /* requests started */
+	uint64_t head_start_ns;/* first byte of the head being read, 0 if none */
+	size_t head_scanned;   /* h1_head_scan() resume point */
+	struct sockaddr_storage peer;
+	char peer_ip[48];
+	int peer_port;
+	TAILQ_ENTRY(conn) link;
+};
+
+/* Takes ownership of accepted socket <fd> from <peer> and starts reading a
+ * request. Returns 0 or a negative errno (the socket is then closed). */
+int conn_accept(struct worker *w, int fd, const struct sockaddr *peer, int peer_len);
+
+/* Closes <c> at once, aborting its txn if any. <c> is gone on return. */
+void conn_close(struct conn *c);
+
+/* Closes <c> once its output buffer is flushed (bounded by client_timeout_ms). */
+void conn_close_after_flush(struct conn *c);
+
+/* Called when the txn of <c> finished: reads the next request (pipelined
+ * bytes may already be buffered) or closes if the txn said so. */
+void conn_txn_done(struct conn *c, bool keepalive);
+
+/* Starts the header_timeout_ms clock for the head being read on <c>. */
+void conn_arm_header_timer(struct conn *c);
+
+/* Worker drain: closes <c> now if it is idle between requests. */
+void conn_drain(struct conn *c);
+
+#endif

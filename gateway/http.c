@@ -1,0 +1,206 @@
+/* http.c: header editing on a parsed message and the hop-by-hop rules.
+ * Called by the connection code when it writes a head and by filters when
+ * they change one; everything allocated comes from the txn's arena.
+ */
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+
+#include "arena.h"
+#include "http.h"
+#include "util.h"
+
+const struct h1_hdr *http_hdr_get(const struct http_msg *m, const char *name)
+{
+	for (unsigned i = 0; i < m->h.n_hdrs; i++) {
+		const struct h1_hdr *h = &m->h.hdrs[i];
+
+		if (h->name_len && h1_name_eq(h->name, h->name_len, name))
+			return h;
+	}
+	return NULL;
+}
+
+int http_hdr_add(struct http_msg *m, const char *name, const char *value, size_t vlen)
+{
+	size_t nlen = strlen(name);
+	struct h1_hdr *h;
+	char *n, *v;
+
+	if (m->h.n_hdrs == m->cap) {
+		unsigned cap = m->cap ? m->cap * 2 : 16;
+		struct h1_hdr *hdrs = arena_alloc(m->a, cap * sizeof(*hdrs));
+
+		if (!hdrs)
+			return -ENOMEM;
+		if (m->h.n_hdrs)
+			memcpy(hdrs, m->h.hdrs, m->h.n_hdrs * sizeof(*hdrs));
+		m->h.hdrs = hdrs;
+		m->cap = cap;
+	}
+	n = arena_strndup(m->a, name, nlen);
+	v = arena_strndup(m->a, value, vlen);
+	if (!n || !v)
+		return -ENOMEM;
+	h = &m->h.hdrs[m->h.n_hdrs++];
+	h->name = n;
+	h->name_len = nlen;
+	h->value = v;
+	h->value_len = vlen;
+	return 0;
+}
+
+int http_hdr_del(struct http_msg *m, const char *name)
+{
+	int n = 0;
+
+	for (unsigned i = 0; i < m->h.n_hdrs; i++) {
+		struct h1_hdr *h = &m->h.hdrs[i];
+
+		if (h->name_len && h1_name_eq(h->name, h->name_len, name)) {
+			h->name_len = 0;
+			n++;
+		}
+	}
+	return n;
+}
+
+int http_hdr_set(struct http_msg *m, const char *name, const char *value, size_t vlen)
+{
+	http_hdr_del(m, name);
+	return http_hdr_add(m, name, value, vlen);
+}
+
+static const char *const http_hop_fields[] = {
+	"connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade",
+	"content-length", "proxy-connection", "proxy-authenticate", "proxy-authorization",
+};
+
+/* Is <h> named by an option of a Connection field of <m>? */
+static bool http_conn_lists(const struct http_msg *m, const struct h1_hdr *h)
+{
+	for (unsigned i = 0; i < m->h.n_hdrs; i++) {
+		const struct h1_hdr *c = &m->h.hdrs[i];
+		const char *p, *tok;
+		size_t tl;
+
+		if (!c->name_len || !h1_name_eq(c->name, c->name_len, "connection"))
+			continue;
+		p = c->value;
+		while (h1_list_next(&p, c->value + c->value_len, &tok, &tl))
+			if (tl == h->name_len && strncasecmp(tok, h->name, tl) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* Does <m> carry a Connection field with an option naming another field?
+ * "close", "keep-alive" and "upgrade" name fields that are hop-by-hop anyway,
+ * so the common case costs one pass and no per-field list walk. */
+static bool http_has_conn_options(const struct http_msg *m)
+{
+	for (unsigned i = 0; i < m->h.n_hdrs; i++) {
+		const struct h1_hdr *c = &m->h.hdrs[i];
+		const char *p, *tok;
+		size_t tl;
+
+		if (!c->name_len || !h1_name_eq(c->name, c->name_len, "connection"))
+			continue;
+		p = c->value;
+		while (h1_list_next(&p, c->value + c->value_len, &tok, &tl))
+			if (!h1_name_eq(tok, tl, "close") && !h1_name_eq(tok, tl, "keep-alive") &&
+			    !h1_name_eq(tok, tl, "upgrade"))
+				return true;
+	}
+	return false;
+}
+
+static bool http_hop(const struct http_msg *m, const struct h1_hdr *h, bool conn_options)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(http_hop_fields); i++)
+		if (h1_name_eq(h->name, h->name_len, http_hop_fields[i]))
+			return true;
+	/* "Proxy-*" is ours to consume, never the origin's (httpoxy and co.) */
+	if (h->name_len > 6 && strncasecmp(h->name, "proxy-", 6) == 0)
+		return true;
+	return conn_options && http_conn_lists(m, h);
+}
+
+bool http_is_hop_by_hop(const struct http_msg *m, const struct h1_hdr *h)
+{
+	return http_hop(m, h, http_has_conn_options(m));
+}
+
+int http_write_fields(const struct http_msg *m, const char *skip, struct evbuffer *out)
+{
+	bool conn_options = http_has_conn_options(m);
+
+	for (unsigned i = 0; i < m->h.n_hdrs; i++) {
+		const struct h1_hdr *h = &m->h.hdrs[i];
+
+		if (!h->name_len || http_hop(m, h, conn_options))
+			continue;
+		if (skip && h1_name_eq(h->name, h->name_len, skip))
+			continue;
+		if (evbuffer_add(out, h->name, h->name_len) || evbuffer_add(out, ": ", 2) ||
+		    evbuffer_add(out, h->value, h->value_len) || evbuffer_add(out, "\r\n", 2))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+const char *http_reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 101: return "Switching Protocols";
+	case 103: return "Early Hints";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 206: return "Partial Content";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 304: return "Not Modified";
+	case 307: return "Temporary Redirect";
+	case 308: return "Permanent Redirect";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 417: return "Expectation Failed";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return "Unknown";
+	}
+}
+
+bool http_resp_has_no_body(const char *method, size_t method_len, int status)
+{
+	if (status < 200 || status == 204 || status == 304)
+		return true;
+	return method_len == 4 && memcmp(method, "HEAD", 4) == 0;
+}
+
+bool http_method_is_idempotent(const char *method, size_t len)
+{
+	static const char *const idem[] = {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(idem); i++)
+		if (strlen(idem[i]) == len && memcmp(method, idem[i], len) == 0)
+			return true;
+	return false;
+}

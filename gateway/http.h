@@ -1,0 +1,61 @@
+/* http.h: the version-neutral message a request or response is inside a txn.
+ *
+ * A parsed head (struct h1_msg) whose header array lives in the txn's arena
+ * and can be edited by filters: a deleted field keeps its slot with
+ * name_len 0 so the order of the rest never changes, added fields go last.
+ * Hop-by-hop rules (RFC 9110 7.6.1) live here too, so HTTP/1 and HTTP/2
+ * forwarding agree on what is end-to-end.
+ */
+#ifndef TG_HTTP_H
+#define TG_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "h1.h"
+
+struct arena;
+struct evbuffer;
+
+struct http_msg {
+	struct h1_msg h;  /* parsed view; h.hdrs lives in the arena */
+	unsigned cap;     /* capacity of h.hdrs */
+	struct arena *a;  /* where added names and values are copied */
+};
+
+/* Returns the first field named <name> (case-insensitive) or NULL. */
+const struct h1_hdr *http_hdr_get(const struct http_msg *m, const char *name);
+
+/* Appends field <name>: <value,vlen>, both copied into the arena.
+ * Returns 0 or -ENOMEM. */
+int http_hdr_add(struct http_msg *m, const char *name, const char *value, size_t vlen);
+
+/* Deletes every field named <name>. Returns how many were deleted. */
+int http_hdr_del(struct http_msg *m, const char *name);
+
+/* Replaces every field named <name> by one <name>: <value,vlen> at the end.
+ * Returns 0 or -ENOMEM. */
+int http_hdr_set(struct http_msg *m, const char *name, const char *value, size_t vlen);
+
+/* Returns true when field <h> must not be forwarded by a proxy: a fixed
+ * hop-by-hop field, a framing field the proxy rewrites (Content-Length,
+ * Transfer-Encoding), or a field named by a Connection option of <m>. Upgrade
+ * and Connection are hop-by-hop too; callers add them back for a tunnel. */
+bool http_is_hop_by_hop(const struct http_msg *m, const struct h1_hdr *h);
+
+/* Appends the end-to-end fields of <m> to <out> as "Name: value\r\n" lines,
+ * in order, skipping deleted and hop-by-hop fields and the field named
+ * <skip> (NULL for none). Returns 0 or -ENOMEM. */
+int http_write_fields(const struct http_msg *m, const char *skip, struct evbuffer *out);
+
+/* Returns the reason phrase of <status> ("Bad Gateway"), "Unknown" if none. */
+const char *http_reason(int status);
+
+/* Returns true when a response to <method> with <status> has no body
+ * (HEAD, 1xx, 204, 304: RFC 9112 6.3). */
+bool http_resp_has_no_body(const char *method, size_t method_len, int status);
+
+/* Returns true for idempotent methods (RFC 9110 9.2.2): safe to retry. */
+bool http_method_is_idempotent(const char *method, size_t len);
+
+#endif

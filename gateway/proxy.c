@@ -1,0 +1,629 @@
+/* proxy.c: the upstream leg of a txn, and both sockets while it runs.
+ *
+ * proxy_start() runs the filters and the first attempt: a server chosen by
+ * the upstream's balance, a pooled keep-alive connection or a new one, the
+ * request head and body out, the response head in (strictly parsed), the
+ * body relayed with watermarks both ways. A failed connect is retried once
+ * on another server for idempotent requests; a pooled connection that dies
+ * before answering is retried on a fresh one. Each failure maps to one
+ * status (502, 504) or, once the client has a head, to a cut connection.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "cfg.h"
+#include "conn.h"
+#include "h1c.h"
+#include "log.h"
+#include "proxy.h"
+#include "txn.h"
+#include "upool.h"
+#include "upstream.h"
+#include "util.h"
+#include "worker.h"
+
+/* A sink buffer above HIGH stops reading its source until it drains to LOW:
+ * memory per txn stays bounded whatever the body size. */
+#define PROXY_HIGH (256 * 1024)
+#define PROXY_LOW  (64 * 1024)
+#define PROXY_MAX_ATTEMPTS 3
+
+static void proxy_attempt(struct txn *t, const struct ups_server *avoid);
+static void proxy_on_up_read(struct bufferevent *bev, void *arg);
+static void proxy_on_up_write(struct bufferevent *bev, void *arg);
+static void proxy_on_up_event(struct bufferevent *bev, short what, void *arg);
+
+static const struct timeval *proxy_tv(struct timeval *tv, uint32_t ms)
+{
+	tv->tv_sec = ms / 1000;
+	tv->tv_usec = (ms % 1000) * 1000;
+	return tv;
+}
+
+static struct evbuffer *proxy_client_out(struct txn *t)
+{
+	return bufferevent_get_output(t->c->bev);
+}
+
+/* Ends the current attempt: the connection goes back to the pool when
+ * <clean> and the exchange left it at a message boundary, else it closes. */
+static void proxy_release(struct txn *t, bool clean)
+{
+	struct uconn *uc = t->uc;
+
+	if (!uc)
+		return;
+	t->uc = NULL;
+	t->srv->active--;
+	if (clean && (t->flags & TXN_F_REQ_SENT) && !(t->resp.h.flags & H1_F_CONN_CLOSE) &&
+	    t->resp_body.in != RELAY_CLOSE &&
+	    evbuffer_get_length(bufferevent_get_input(uc->bev)) == 0)
+		upool_put(uc);
+	else
+		upool_free(uc);
+	flt_attempt_end(t);
+}
+
+int proxy_try_finish(struct txn *t)
+{
+	struct conn *c = t->c;
+	bool keepalive;
+
+	if (!(t->flags & TXN_F_RESP_DONE) || evbuffer_get_length(proxy_client_out(t)))
+		return 0;
+	keepalive = (t->flags & TXN_F_KEEPALIVE) && (t->flags & TXN_F_REQ_BODY_DONE) &&
+		    !(t->flags & TXN_F_CLIENT_EOF);
+	txn_finish(t, TXN_END_OK);
+	conn_txn_done(c, keepalive);
+	return 1;
+}
+
+/* Fails <t> towards the client with <status>, cleaning the upstream side. */
+static void proxy_fail(struct txn *t, int status, const char *detail)
+{
+	if (t->uc) {
+		proxy_release(t, false);
+		ups_report(t->srv, false);
+	}
+	h1c_reply_local(t, status, detail);
+}
+
+static const char *proxy_err_text(enum txn_ups_err e)
+{
+	switch (e) {
+	case TXN_UE_REFUSED: return "upstream connection refused";
+	case TXN_UE_CONNECT_TIMEOUT: return "upstream connect timed out";
+	case TXN_UE_TIMEOUT: return "upstream did not respond in time";
+	case TXN_UE_RESET: return "upstream closed the connection before responding";
+	case TXN_UE_PROTOCOL: return "upstream sent an invalid response";
+	default: return "upstream failed";
+	}
+}
+
+/* The current attempt failed before a response head reached the client:
+ * retry when that is safe, else answer 502 or 504. */
+static void proxy_attempt_failed(struct txn *t, enum txn_ups_err e)
+{
+	struct ups_server *s = t->srv;
+	bool reused = t->flags & TXN_F_REUSED_CONN;
+	bool idempotent = http_method_is_idempotent(t->req.h.method, t->req.h.method_len);
+	bool untouched = idempotent && !(t->flags & TXN_F_BODY_SENT) && t->tm.first_byte_ns == 0 &&
+			 t->attempts < PROXY_MAX_ATTEMPTS;
+	bool connect_failed = e == TXN_UE_REFUSED || e == TXN_UE_CONNECT_TIMEOUT;
+
+	t->ups_err = e;
+	proxy_release(t, false);
+	/* a pooled connection the server closed meanwhile is a keep-alive
+	 * race, not a sign of a sick server */
+	if (!(reused && e == TXN_UE_RESET))
+		ups_report(s, false);
+	log_at(LOG_WARN, t->w->id, t->c->id, t->id, "%s: %s (attempt %d)", s->addr->text,
+	       proxy_err_text(e), t->attempts);
+
+	if (untouched && reused && e == TXN_UE_RESET) {
+		proxy_attempt(t, NULL);
+		return;
+	}
+	if (untouched && connect_failed && t->ups->cfg->retry_connect && t->connect_retries == 0 &&
+	    t->ups->n_srv > 1) {
+		t->connect_retries++;
+		proxy_attempt(t, s);
+		return;
+	}
+	h1c_reply_local(t, e == TXN_UE_TIMEOUT ? 504 : 502, proxy_err_text(e));
+}
+
+/* Adds "X-Forwarded-For: <list>, <client>" replacing the fields received. */
+static int proxy_set_xff(struct txn *t)
+{
+	struct http_msg *m = &t->req;
+	size_t len = strlen(t->c->peer_ip);
+	char *v, *p;
+
+	for (unsigned i = 0; i < m->h.n_hdrs; i++)
+		if (m->h.hdrs[i].name_len &&
+		    h1_name_eq(m->h.hdrs[i].name, m->h.hdrs[i].name_len, "x-forwarded-for"))
+			len += m->h.hdrs[i].value_len + 2;
+	p = v = arena_alloc(&t->arena, len);
+	if (!v)
+		return -ENOMEM;
+	for (unsigned i = 0; i < m->h.n_hdrs; i++) {
+		const struct h1_hdr *h = &m->h.hdrs[i];
+
+		if (!h->name_len || !h1_name_eq(h->name, h->name_len, "x-forwarded-for") ||
+		    !h->value_len)
+			continue;
+		memcpy(p, h->value, h->value_len);
+		p += h->value_len;
+		memcpy(p, ", ", 2);
+		p += 2;
+	}
+	memcpy(p, t->c->peer_ip, strlen(t->c->peer_ip));
+	p += strlen(t->c->peer_ip);
+	return http_hdr_set(m, "X-Forwarded-For", v, (size_t)(p - v));
+}
+
+/* Edits the request once, before its first attempt: the forwarding fields
+ * and the Host the upstream must see. */
+static int proxy_prepare_request(struct txn *t)
+{
+	struct http_msg *m = &t->req;
+	const char *host_header = t->ups->cfg->host_header;
+	struct h1_hdr *host = (struct h1_hdr *)http_hdr_get(m, "host");
+	int err;
+
+	/* RFC 9112 3.2.2: an absolute-form target's authority replaces Host */
+	if (host_header || (m->h.flags & H1_F_ABSOLUTE_FORM) || !host) {
+		const char *v = host_header ? host_header
+				: m->h.authority ? m->h.authority
+						 : t->srv->addr->text;
+		size_t vlen = host_header ? strlen(host_header)
+			      : m->h.authority ? m->h.authority_len
+					       : strlen(t->srv->addr->text);
+
+		if (host) {
+			host->value = v;
+			host->value_len = vlen;
+		} else if ((err = http_hdr_add(m, "Host", v, vlen))) {
+			return err;
+		}
+	}
+	if ((err = proxy_set_xff(t)) || (err = http_hdr_set(m, "X-Forwarded-Proto", "http", 4)))
+		return err;
+	if (m->h.authority)
+		return http_hdr_set(m, "X-Forwarded-Host", m->h.authority, m->h.authority_len);
+	return 0;
+}
+
+/* Writes the request head to the attempt's connection. */
+static int proxy_write_head(struct txn *t)
+{
+	struct evbuffer *out = bufferevent_get_output(t->uc->bev);
+	const struct h1_msg *m = &t->req.h;
+
+	evbuffer_add(out, m->method, m->method_len);
+	evbuffer_add(out, " ", 1);
+	evbuffer_add(out, m->path, m->path_len);
+	evbuffer_add(out, " HTTP/1.1\r\n", 11);
+	if (http_write_fields(&t->req, NULL, out))
+		return -ENOMEM;
+	if (t->flags & TXN_F_UPGRADE) {
+		const struct h1_hdr *up = http_hdr_get(&t->req, "upgrade");
+
+		evbuffer_add(out, "Connection: Upgrade\r\nUpgrade: ", 30);
+		evbuffer_add(out, up->value, up->value_len);
+		evbuffer_add(out, "\r\n", 2);
+	}
+	if (t->req_body.in == RELAY_CHUNKED)
+		evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+	else if (t->req_body.in == RELAY_LENGTH)
+		evbuffer_add_printf(out, "Content-Length: %lld\r\n", (long long)m->content_length);
+	return evbuffer_add(out, "\r\n", 2) ? -ENOMEM : 0;
+}
+
+/* Moves request body bytes from the client to the upstream. */
+static void proxy_pump_request(struct txn *t)
+{
+	struct evbuffer *in = bufferevent_get_input(t->c->bev);
+	struct evbuffer *out = bufferevent_get_output(t->uc->bev);
+	uint64_t max = t->w->cfg->gw.max_body_bytes;
+	int r;
+
+	if ((t->flags & TXN_F_REQ_BODY_DONE) || !(t->flags & TXN_F_HEAD_SENT))
+		return;
+	r = relay_move(&t->req_body, in, out);
+	if (t->req_body.bytes) {
+		t->flags |= TXN_F_BODY_SENT;
+		t->bytes_in = t->req_body.bytes;
+	}
+	if (r < 0) {
+		proxy_fail(t, 400, h1_err_str(r));
+		return;
+	}
+	if (max && t->req_body.bytes > max) {
+		proxy_fail(t, 413, "request body larger than max_body_bytes");
+		return;
+	}
+	if (r == 1) {
+		t->flags |= TXN_F_REQ_BODY_DONE;
+		/* the client now waits for the answer: silence is fine */
+		bufferevent_set_timeouts(t->c->bev, NULL, NULL);
+		if (evbuffer_get_length(out) == 0)
+			proxy_on_up_write(t->uc->bev, t);
+		return;
+	}
+	if (evbuffer_get_length(out) >= PROXY_HIGH)
+		bufferevent_disable(t->c->bev, EV_READ);
+}
+
+/* The connection of the current attempt is usable: send the request. */
+static void proxy_send(struct txn *t)
+{
+	struct timeval tv;
+
+	t->tm.connect_end_ns = util_mono_ns();
+	t->flags &= ~TXN_F_CONNECTING;
+	/* until the request is out, the upstream owes us nothing; a stalled
+	 * write is the timeout that counts */
+	bufferevent_set_timeouts(t->uc->bev, NULL,
+				 proxy_tv(&tv, t->ups->cfg->response_timeout_ms));
+	if (proxy_write_head(t)) {
+		proxy_fail(t, 500, "out of memory");
+		return;
+	}
+	t->flags |= TXN_F_HEAD_SENT;
+	if (t->req_body.done)
+		proxy_on_up_write(t->uc->bev, t);
+	else
+		proxy_pump_request(t);
+}
+
+static void proxy_attempt(struct txn *t, const struct ups_server *avoid)
+{
+	struct ups_server *s = ups_pick(t->ups, avoid);
+	struct uconn *uc;
+	struct timeval tv;
+
+	if (!s) {
+		h1c_reply_local(t, 502, proxy_err_text(t->ups_err));
+		return;
+	}
+	t->attempts++;
+	t->srv = s;
+	s->active++;
+	t->flags &= ~(TXN_F_REUSED_CONN | TXN_F_HEAD_SENT | TXN_F_REQ_SENT | TXN_F_CONNECTING);
+	t->resp_scanned = 0;
+	t->tm.connect_start_ns = util_mono_ns();
+	t->tm.connect_end_ns = t->tm.request_sent_ns = 0;
+	t->tm.first_byte_ns = t->tm.last_byte_ns = 0;
+	if (t->attempts == 1 && proxy_prepare_request(t)) {
+		s->active--;
+		h1c_reply_local(t, 500, "out of memory");
+		return;
+	}
+	flt_attempt(t);
+
+	uc = upool_get(s);
+	if (uc) {
+		t->flags |= TXN_F_REUSED_CONN;
+	} else if (!(uc = upool_connect(s))) {
+		t->uc = NULL;
+		s->active--;
+		t->ups_err = TXN_UE_REFUSED;
+		ups_report(s, false);
+		flt_attempt_end(t);
+		h1c_reply_local(t, 502, "cannot create an upstream socket");
+		return;
+	}
+	t->uc = uc;
+	bufferevent_setcb(uc->bev, proxy_on_up_read, proxy_on_up_write, proxy_on_up_event, t);
+	bufferevent_setwatermark(uc->bev, EV_WRITE, PROXY_LOW, 0);
+	bufferevent_setwatermark(uc->bev, EV_READ, 0, PROXY_HIGH);
+	bufferevent_enable(uc->bev, EV_READ | EV_WRITE);
+	if (t->flags & TXN_F_REUSED_CONN) {
+		proxy_send(t);
+		return;
+	}
+	t->flags |= TXN_F_CONNECTING;
+	bufferevent_set_timeouts(uc->bev, NULL, proxy_tv(&tv, t->ups->cfg->connect_timeout_ms));
+}
+
+void proxy_start(struct txn *t)
+{
+	int status = flt_request(t);
+	struct timeval tv;
+
+	if (status) {
+		h1c_reply_local(t, status, "refused by a filter");
+		return;
+	}
+	t->ups = &t->w->ups[t->route->upstream - t->w->cfg->upstreams];
+	/* a client that stops sending its body or stops reading the response
+	 * is cut after client_timeout_ms of no progress */
+	proxy_tv(&tv, t->w->cfg->gw.client_timeout_ms);
+	bufferevent_set_timeouts(t->c->bev, (t->flags & TXN_F_REQ_BODY_DONE) ? NULL : &tv, &tv);
+	bufferevent_setwatermark(t->c->bev, EV_WRITE, PROXY_LOW, 0);
+	proxy_attempt(t, NULL);
+}
+
+/* The response is complete on the upstream side. */
+static void proxy_resp_done(struct txn *t)
+{
+	t->tm.last_byte_ns = util_mono_ns();
+	t->flags |= TXN_F_RESP_DONE;
+	ups_report(t->srv, true);
+	proxy_release(t, true);
+	/* the response came before all of the request: the rest of the body
+	 * is unread, so this connection cannot carry another request */
+	if (!(t->flags & TXN_F_REQ_BODY_DONE))
+		t->flags &= ~TXN_F_KEEPALIVE;
+	proxy_try_finish(t);
+}
+
+/* Cuts the client connection after a failure once its response started. */
+static void proxy_cut(struct txn *t, const char *why)
+{
+	struct conn *c = t->c;
+
+	t->error = why;
+	proxy_release(t, false);
+	ups_report(t->srv, false);
+	log_at(LOG_WARN, t->w->id, c->id, t->id, "%s after the response started: closing", why);
+	txn_finish(t, TXN_END_ERROR);
+	conn_close(c);
+}
+
+/* Relays response body bytes; finishes the txn when the body is complete.
+ * Returns 1 when <t> is gone (finished or cut), else 0. */
+static int proxy_pump_response(struct txn *t)
+{
+	struct evbuffer *out = proxy_client_out(t);
+	size_t before = evbuffer_get_length(out);
+	int r;
+
+	if (t->flags & TXN_F_TUNNEL) {
+		evbuffer_add_buffer(out, bufferevent_get_input(t->uc->bev));
+		r = 0;
+	} else {
+		r = relay_move(&t->resp_body, bufferevent_get_input(t->uc->bev), out);
+	}
+	t->bytes_out += evbuffer_get_length(out) - before;
+	if (r < 0) {
+		proxy_cut(t, "upstream sent invalid chunked framing");
+		return 1;
+	}
+	if (r == 1) {
+		proxy_resp_done(t);
+		return 1;
+	}
+	if (evbuffer_get_length(out) >= PROXY_HIGH)
+		bufferevent_disable(t->uc->bev, EV_READ);
+	return 0;
+}
+
+/* Starts the websocket tunnel after a 101: raw bytes both ways. */
+static void proxy_start_tunnel(struct txn *t)
+{
+	t->flags |= TXN_F_TUNNEL | TXN_F_REQ_BODY_DONE;
+	t->flags &= ~TXN_F_KEEPALIVE;
+	/* idle tunnels live as long as both ends want; no read timeouts */
+	bufferevent_set_timeouts(t->c->bev, NULL, NULL);
+	bufferevent_set_timeouts(t->uc->bev, NULL, NULL);
+	bufferevent_enable(t->c->bev, EV_READ);
+	evbuffer_add_buffer(bufferevent_get_output(t->uc->bev), bufferevent_get_input(t->c->bev));
+}
+
+/* Parses response heads (1xx interim ones included) from the upstream
+ * input. Returns 1 when the final head is in, 0 when more is needed, -1
+ * when <t> was failed. */
+static int proxy_read_head(struct txn *t)
+{
+	const struct cfg_gateway *g = &t->w->cfg->gw;
+	struct evbuffer *in = bufferevent_get_input(t->uc->bev);
+	struct h1_limits lim = {g->max_head_bytes, g->max_target_bytes, g->max_headers};
+
+	for (;;) {
+		size_t len = evbuffer_get_length(in), want, n;
+		const char *p;
+		char *head;
+		int r;
+
+		if (len == 0)
+			return 0;
+		want = len <= g->max_head_bytes ? len : (size_t)g->max_head_bytes + 1;
+		p = (const char *)evbuffer_pullup(in, (ssize_t)want);
+		n = h1_head_scan(p, want, &t->resp_scanned);
+		if (n == 0 && want <= g->max_head_bytes)
+			return 0;
+		head = arena_alloc(&t->arena, n ? n : want);
+		t->resp.h.hdrs = arena_alloc(&t->arena, g->max_headers * sizeof(struct h1_hdr));
+		if (!head || !t->resp.h.hdrs) {
+			proxy_fail(t, 502, "upstream response head too large");
+			return -1;
+		}
+		memcpy(head, p, n ? n : want);
+		t->resp.h.n_hdrs = g->max_headers;
+		t->resp.cap = g->max_headers;
+		r = h1_parse_response(head, n ? n : want, &lim, &t->resp.h);
+		if (r <= 0) {
+			log_at(LOG_WARN, t->w->id, t->c->id, t->id, "%s: invalid response: %s",
+			       t->srv->addr->text, r ? h1_err_str(r) : "head too large");
+			t->ups_err = TXN_UE_PROTOCOL;
+			proxy_fail(t, 502, proxy_err_text(TXN_UE_PROTOCOL));
+			return -1;
+		}
+		evbuffer_drain(in, (size_t)r);
+		t->resp_scanned = 0;
+		if (t->resp.h.status >= 200 || t->resp.h.status == 101)
+			return 1;
+		h1c_write_interim(t);
+		memset(&t->resp.h, 0, sizeof(t->resp.h));
+		t->resp.h.content_length = -1;
+	}
+}
+
+static void proxy_on_up_read(struct bufferevent *bev, void *arg)
+{
+	struct txn *t = arg;
+	int r;
+
+	if (!t->tm.first_byte_ns)
+		t->tm.first_byte_ns = util_mono_ns();
+	if (!(t->flags & TXN_F_RESP_HEAD)) {
+		r = proxy_read_head(t);
+		if (r <= 0)
+			return;
+		if (t->resp.h.status == 101 && !(t->flags & TXN_F_UPGRADE)) {
+			proxy_fail(t, 502, "upstream switched protocols unasked");
+			return;
+		}
+		t->flags |= TXN_F_RESP_HEAD;
+		flt_response(t);
+		if (h1c_write_resp_head(t)) {
+			proxy_fail(t, 500, "out of memory");
+			return;
+		}
+		if (t->resp.h.status == 101)
+			proxy_start_tunnel(t);
+	}
+	proxy_pump_response(t);
+}
+
+static void proxy_on_up_write(struct bufferevent *bev, void *arg)
+{
+	struct txn *t = arg;
+	struct evbuffer *out = bufferevent_get_output(bev);
+	struct timeval tv;
+
+	if (t->flags & TXN_F_TUNNEL) {
+		bufferevent_enable(t->c->bev, EV_READ);
+		evbuffer_add_buffer(out, bufferevent_get_input(t->c->bev));
+		return;
+	}
+	if (!(t->flags & TXN_F_REQ_BODY_DONE)) {
+		bufferevent_enable(t->c->bev, EV_READ);
+		proxy_pump_request(t);
+		return;
+	}
+	if (evbuffer_get_length(out) || (t->flags & TXN_F_REQ_SENT) || !(t->flags & TXN_F_HEAD_SENT))
+		return;
+	t->flags |= TXN_F_REQ_SENT;
+	t->tm.request_sent_ns = util_mono_ns();
+	/* from here the upstream owes an answer within response_timeout_ms */
+	proxy_tv(&tv, t->ups->cfg->response_timeout_ms);
+	bufferevent_set_timeouts(bev, &tv, &tv);
+}
+
+static void proxy_on_up_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct txn *t = arg;
+
+	if (t->flags & TXN_F_CONNECTING) {
+		if (what & BEV_EVENT_CONNECTED) {
+			proxy_send(t);
+			return;
+		}
+		proxy_attempt_failed(t, (what & BEV_EVENT_TIMEOUT) ? TXN_UE_CONNECT_TIMEOUT
+								: TXN_UE_REFUSED);
+		return;
+	}
+	if (t->flags & TXN_F_TUNNEL) {
+		/* one side ended the tunnel: flush what the client has, then close */
+		struct conn *c = t->c;
+
+		proxy_pump_response(t);
+		proxy_release(t, false);
+		ups_report(t->srv, true);
+		txn_finish(t, TXN_END_OK);
+		conn_txn_done(c, false);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		if (t->flags & TXN_F_RESP_STARTED)
+			proxy_cut(t, "upstream stalled mid-response");
+		else
+			proxy_attempt_failed(t, TXN_UE_TIMEOUT);
+		return;
+	}
+	/* EOF or error: a close-delimited body ends here; anything else is cut */
+	if (t->flags & TXN_F_RESP_HEAD) {
+		struct evbuffer *out = proxy_client_out(t);
+		size_t before;
+
+		if (proxy_pump_response(t))
+			return;
+		before = evbuffer_get_length(out);
+		if (relay_eof(&t->resp_body, out) == 1) {
+			t->bytes_out += evbuffer_get_length(out) - before;
+			proxy_resp_done(t);
+		} else {
+			proxy_cut(t, "upstream closed mid-response");
+		}
+		return;
+	}
+	if (evbuffer_get_length(bufferevent_get_input(bev))) {
+		/* bytes but no complete head before the close */
+		t->ups_err = TXN_UE_PROTOCOL;
+		proxy_fail(t, 502, "upstream closed mid-head");
+		return;
+	}
+	proxy_attempt_failed(t, TXN_UE_RESET);
+}
+
+void proxy_on_client_read(struct txn *t)
+{
+	if (!t->uc)
+		return; /* no connection yet: bytes wait in the input buffer */
+	if (t->flags & TXN_F_TUNNEL) {
+		struct evbuffer *out = bufferevent_get_output(t->uc->bev);
+
+		evbuffer_add_buffer(out, bufferevent_get_input(t->c->bev));
+		if (evbuffer_get_length(out) >= PROXY_HIGH)
+			bufferevent_disable(t->c->bev, EV_READ);
+		return;
+	}
+	proxy_pump_request(t);
+}
+
+void proxy_on_client_write(struct txn *t)
+{
+	if (proxy_try_finish(t))
+		return;
+	if (t->uc && (t->flags & TXN_F_RESP_HEAD)) {
+		bufferevent_enable(t->uc->bev, EV_READ);
+		if (evbuffer_get_length(bufferevent_get_input(t->uc->bev)))
+			proxy_pump_response(t);
+	}
+}
+
+void proxy_on_client_event(struct txn *t, short what)
+{
+	struct conn *c = t->c;
+
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
+	    (t->flags & TXN_F_REQ_BODY_DONE) && !(t->flags & TXN_F_TUNNEL)) {
+		/* half-close after a complete request: the answer still goes out */
+		t->flags |= TXN_F_CLIENT_EOF;
+		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
+	    !(t->flags & TXN_F_RESP_STARTED)) {
+		if (t->uc)
+			proxy_release(t, false);
+		h1c_reply_local(t, 408, "request body not received within client_timeout_ms");
+		return;
+	}
+	conn_close(c); /* aborts <t> through proxy_abort() */
+}
+
+void proxy_abort(struct txn *t)
+{
+	t->error = t->error ? t->error : "client closed the connection";
+	proxy_release(t, false);
+	/* closing is how a websocket tunnel normally ends */
+	txn_finish(t, (t->flags & (TXN_F_RESP_DONE | TXN_F_TUNNEL)) ? TXN_END_OK : TXN_END_ABORT);
+}

@@ -1,0 +1,136 @@
+/* upool.c: upstream connections and the per-worker keep-alive pools.
+ * An idle connection is watched: a byte, a close or the idle timeout frees
+ * it; when taken, a MSG_PEEK catches a close that is still in flight.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "log.h"
+#include "upool.h"
+#include "upstream.h"
+#include "worker.h"
+
+static void upool_unlink(struct uconn *uc)
+{
+	TAILQ_REMOVE(&uc->srv->idle, uc, link);
+	uc->srv->n_idle--;
+}
+
+static void upool_on_idle_read(struct bufferevent *bev, void *arg)
+{
+	struct uconn *uc = arg;
+
+	/* an idle server has nothing to say; whatever it sent, the stream is
+	 * no longer at a message boundary */
+	upool_unlink(uc);
+	upool_free(uc);
+}
+
+static void upool_on_idle_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct uconn *uc = arg;
+
+	upool_unlink(uc);
+	upool_free(uc);
+}
+
+/* Is the socket still open with nothing unread? */
+static bool upool_is_alive(struct uconn *uc)
+{
+	char b;
+	ssize_t n = recv(bufferevent_getfd(uc->bev), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+struct uconn *upool_get(struct ups_server *s)
+{
+	struct uconn *uc;
+
+	while ((uc = TAILQ_FIRST(&s->idle))) {
+		upool_unlink(uc);
+		if (upool_is_alive(uc)) {
+			uc->uses++;
+			bufferevent_set_timeouts(uc->bev, NULL, NULL);
+			return uc;
+		}
+		upool_free(uc);
+	}
+	return NULL;
+}
+
+struct uconn *upool_connect(struct ups_server *s)
+{
+	struct worker *w = s->ups->w;
+	const struct cfg_addr *a = s->addr;
+	struct uconn *uc = calloc(1, sizeof(*uc));
+	int one = 1, fd;
+
+	if (!uc)
+		return NULL;
+	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		free(uc);
+		return NULL;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	uc->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!uc->bev) {
+		close(fd);
+		free(uc);
+		return NULL;
+	}
+	uc->srv = s;
+	uc->uses = 1;
+	/* a refused connect is reported through the event callback later */
+	if (bufferevent_socket_connect(uc->bev, (const struct sockaddr *)&a->ss, (int)a->len) < 0) {
+		bufferevent_free(uc->bev);
+		free(uc);
+		errno = ECONNREFUSED;
+		return NULL;
+	}
+	return uc;
+}
+
+void upool_put(struct uconn *uc)
+{
+	struct ups_server *s = uc->srv;
+	const struct cfg_upstream *c = s->ups->cfg;
+	struct timeval tv = {c->idle_timeout_ms / 1000, (c->idle_timeout_ms % 1000) * 1000};
+
+	if (s->n_idle >= c->keepalive || s->ups->w->draining) {
+		upool_free(uc);
+		return;
+	}
+	bufferevent_setcb(uc->bev, upool_on_idle_read, NULL, upool_on_idle_event, uc);
+	bufferevent_set_timeouts(uc->bev, &tv, NULL);
+	bufferevent_setwatermark(uc->bev, EV_READ, 0, 0);
+	bufferevent_enable(uc->bev, EV_READ);
+	/* most recent first: warm connections stay warm, cold ones time out */
+	TAILQ_INSERT_HEAD(&s->idle, uc, link);
+	s->n_idle++;
+}
+
+void upool_free(struct uconn *uc)
+{
+	bufferevent_free(uc->bev);
+	free(uc);
+}
+
+void upool_flush(struct ups_server *s)
+{
+	struct uconn *uc;
+
+	while ((uc = TAILQ_FIRST(&s->idle))) {
+		upool_unlink(uc);
+		upool_free(uc);
+	}
+}

@@ -1,0 +1,26 @@
+/* util.h: small helpers shared by the gateway modules: clocks, addresses. */
+#ifndef TG_UTIL_H
+#define TG_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Returns CLOCK_MONOTONIC in nanoseconds: for durations. */
+uint64_t util_mono_ns(void);
+
+/* Returns CLOCK_REALTIME in nanoseconds since the Unix epoch: for timestamps. */
+uint64_t util_wall_ns(void);
+
+/* Formats the address of <sa> as "ip" into <buf,len> (no port). Returns <buf>. */
+const char *util_addr_ip(const struct sockaddr *sa, char *buf, size_t len);
+
+/* Formats <sa> as "ip:port" or "[ip6]:port" into <buf,len>. Returns <buf>. */
+const char *util_addr_text(const struct sockaddr *sa, char *buf, size_t len);
+
+/* Returns the port of <sa> in host order. */
+int util_addr_port(const struct sockaddr *sa);
+
+#endif

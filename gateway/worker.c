@@ -1,0 +1,203 @@
+/* worker.c: a worker thread: its event_base, its SO_REUSEPORT listeners, its
+ * connections and upstream pools, its batch of access-log lines, and the
+ * graceful drain on stop.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "conn.h"
+#include "log.h"
+#include "upstream.h"
+#include "worker.h"
+
+#define WORKER_ALOG_BATCH (32 * 1024)
+#define WORKER_ALOG_MS    200
+
+static void worker_alog_flush(struct worker *w)
+{
+	while (evbuffer_get_length(w->alog)) {
+		/* a failed log write must not stall requests: drop the batch */
+		if (evbuffer_write(w->alog, w->alog_fd) <= 0) {
+			evbuffer_drain(w->alog, evbuffer_get_length(w->alog));
+			break;
+		}
+	}
+}
+
+static void worker_on_alog_timer(evutil_socket_t fd, short what, void *arg)
+{
+	worker_alog_flush(arg);
+}
+
+void worker_alog_commit(struct worker *w)
+{
+	struct timeval tv = {0, WORKER_ALOG_MS * 1000};
+
+	if (evbuffer_get_length(w->alog) >= WORKER_ALOG_BATCH)
+		worker_alog_flush(w);
+	else if (!evtimer_pending(w->alog_timer, NULL))
+		evtimer_add(w->alog_timer, &tv);
+}
+
+static void worker_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+			     int len, void *arg)
+{
+	struct worker *w = arg;
+
+	if (conn_accept(w, fd, sa, len) < 0) {
+		log_at(LOG_ERROR, w->id, 0, 0, "cannot set up an accepted connection: %s",
+		       strerror(ENOMEM));
+		return;
+	}
+	if (w->n_conns >= w->cfg->gw.max_connections && !w->paused) {
+		log_at(LOG_WARN, w->id, 0, 0, "max_connections (%u) reached: pausing accept",
+		       w->cfg->gw.max_connections);
+		for (int i = 0; i < w->n_listen; i++)
+			evconnlistener_disable(w->listeners[i]);
+		w->paused = true;
+	}
+}
+
+static void worker_on_accept_error(struct evconnlistener *l, void *arg)
+{
+	struct worker *w = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+
+	/* EMFILE and friends: keep going, connections will free descriptors */
+	log_at(LOG_ERROR, w->id, 0, 0, "accept: %s", evutil_socket_error_to_string(err));
+}
+
+static void worker_close_listeners(struct worker *w)
+{
+	for (int i = 0; i < w->n_listen; i++) {
+		if (w->listeners[i]) {
+			evconnlistener_free(w->listeners[i]);
+			w->listeners[i] = NULL;
+		} else if (w->listen_fds[i] >= 0) {
+			close(w->listen_fds[i]);
+		}
+		w->listen_fds[i] = -1;
+	}
+}
+
+void worker_conn_closed(struct worker *w)
+{
+	if (w->paused && !w->draining && w->n_conns < w->cfg->gw.max_connections) {
+		for (int i = 0; i < w->n_listen; i++)
+			evconnlistener_enable(w->listeners[i]);
+		w->paused = false;
+	}
+	if (w->draining && w->n_conns == 0)
+		event_base_loopexit(w->base, NULL);
+}
+
+static void worker_on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct conn *c;
+
+	log_at(LOG_WARN, w->id, 0, 0, "drain_timeout_ms reached: closing %u connections", w->n_conns);
+	while ((c = TAILQ_FIRST(&w->conns)))
+		conn_close(c);
+	event_base_loopexit(w->base, NULL);
+}
+
+static void worker_on_stop(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct timeval tv;
+	struct conn *c, *next;
+	uint32_t ms = w->cfg->gw.drain_timeout_ms;
+
+	if (w->draining)
+		return;
+	w->draining = true;
+	worker_close_listeners(w);
+	/* idle keep-alive connections go now; busy ones after their response */
+	for (c = TAILQ_FIRST(&w->conns); c; c = next) {
+		next = TAILQ_NEXT(c, link);
+		conn_drain(c);
+	}
+	if (w->n_conns == 0) {
+		event_base_loopexit(w->base, NULL);
+		return;
+	}
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(w->drain_timer, &tv);
+}
+
+int worker_init(struct worker *w, int id, const struct cfg *c, const struct flt_ops *const *filters,
+		const int *fds, int n, int alog_fd)
+{
+	memset(w, 0, sizeof(*w));
+	w->id = id;
+	w->cfg = c;
+	w->filters = filters;
+	w->alog_fd = alog_fd;
+	w->n_listen = n;
+	TAILQ_INIT(&w->conns);
+	for (int i = 0; i < n; i++)
+		w->listen_fds[i] = fds[i];
+	w->base = event_base_new();
+	if (!w->base)
+		return -ENOMEM;
+	w->alog = evbuffer_new();
+	w->alog_timer = evtimer_new(w->base, worker_on_alog_timer, w);
+	w->stop_ev = event_new(w->base, -1, 0, worker_on_stop, w);
+	w->drain_timer = evtimer_new(w->base, worker_on_drain_timeout, w);
+	w->ups = ups_new_all(w, c);
+	if (!w->alog || !w->alog_timer || !w->stop_ev || !w->drain_timer || !w->ups)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		/* backlog -1: the socket is listening already (main.c) */
+		w->listeners[i] = evconnlistener_new(w->base, worker_on_accept, w,
+						     LEV_OPT_CLOSE_ON_FREE, -1, fds[i]);
+		if (!w->listeners[i])
+			return -ENOMEM;
+		evconnlistener_set_error_cb(w->listeners[i], worker_on_accept_error);
+	}
+	return 0;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	event_base_dispatch(w->base);
+	return NULL;
+}
+
+int worker_start(struct worker *w)
+{
+	return -pthread_create(&w->thread, NULL, worker_main, w);
+}
+
+void worker_stop(struct worker *w)
+{
+	event_active(w->stop_ev, EV_READ, 0);
+}
+
+void worker_join(struct worker *w)
+{
+	struct conn *c;
+
+	pthread_join(w->thread, NULL);
+	while ((c = TAILQ_FIRST(&w->conns)))
+		conn_close(c);
+	worker_close_listeners(w);
+	ups_free_all(w->ups, w->cfg->n_upstreams);
+	if (w->alog_fd >= 0)
+		worker_alog_flush(w);
+	evbuffer_free(w->alog);
+	event_free(w->alog_timer);
+	event_free(w->stop_ev);
+	event_free(w->drain_timer);
+	event_base_free(w->base);
+}

@@ -1,10 +1,13 @@
 #!/bin/sh
 # Installs the Debian packages of docker/packages.txt that are missing.
-# Usage: docker/install-deps.sh [build|test]   (test = build + test packages)
+# Usage: docker/install-deps.sh [runtime|build|test]
+#   runtime: what the binary needs to run; build: to compile; test: build + tests
 set -eu
 kind=${1:-test}
 here=$(cd "$(dirname "$0")" && pwd)
-if [ "$kind" = build ]; then
+if [ "$kind" = runtime ]; then
+	want=$(awk '$1 == "runtime" { print $2 }' "$here/packages.txt")
+elif [ "$kind" = build ]; then
 	want=$(awk '$1 == "build" { print $2 }' "$here/packages.txt")
 else
 	want=$(awk '$1 == "build" || $1 == "test" { print $2 }' "$here/packages.txt")

@@ -10,6 +10,7 @@
 #define TG_CFG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -17,7 +18,7 @@
 #define CFG_MAX_LISTEN  16
 #define CFG_MAX_SERVERS 64
 
-/* A resolved address with the text the operator wrote, for logs. */
+/* A resolved address and its normalized numeric text, for logs. */
 struct cfg_addr {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -87,6 +88,8 @@ struct cfg_route {
 	struct cfg_upstream *upstream; /* resolved after the whole file is read */
 };
 
+struct cfg_ext;
+
 struct cfg {
 	char *path;
 	struct cfg_gateway gw;
@@ -94,6 +97,7 @@ struct cfg {
 	int n_upstreams;
 	struct cfg_route *routes;
 	int n_routes;
+	struct cfg_ext *ext; /* sections declared with cfg_register(), in file order */
 };
 
 /* Reads and validates <path>. On success returns 0 and stores a new config in
@@ -115,5 +119,122 @@ unsigned cfg_method_bit(const char *m, size_t len);
 /* Parses "host:port", "[v6]:port" (numeric or resolvable host) into <a>.
  * Returns 0 or -EINVAL. */
 int cfg_parse_addr(const char *text, struct cfg_addr *a);
+
+/* ---- Key tables ----------------------------------------------------------
+ *
+ * A section is described by a table of keys; each key says how to parse its
+ * value into a field of the section's struct (an offset from a base pointer),
+ * its bounds and its default. [gateway], [upstream NAME] and [route NAME] are
+ * built in; a filter declares its own section ([tracing], [exporter.otlp])
+ * with cfg_register() at boot, before cfg_load(). Its parsed struct is then
+ * found with cfg_ext_get().
+ */
+
+enum cfg_type {
+	CFG_T_STR,     /* char *, strdup'ed, non-empty, no control characters; .words restricts
+	                * the values, .check validates further */
+	CFG_T_BOOL,    /* bool: on/off, yes/no, true/false (any case) */
+	CFG_T_UINT,    /* unsigned field of 1, 2, 4 or 8 bytes, a decimal in .min...max */
+	CFG_T_SIZE,    /* like UINT, in bytes; a k, m or g suffix multiplies by 1024^n */
+	CFG_T_MS,      /* like UINT, a duration in milliseconds */
+	CFG_T_AUTO,    /* like UINT, or "auto" stored as 0 (the section check resolves it) */
+	CFG_T_ENUM,    /* int field: index of the value in .words */
+	CFG_T_ADDRS,   /* struct cfg_addr[] field, count in the int at .off_n; .min = lowest port */
+	CFG_T_METHODS, /* unsigned field: CFG_M_* bits of a space or comma separated list */
+	CFG_T_CUSTOM,  /* .set parses the value; the field must not own heap memory */
+};
+
+#define CFG_K_REQUIRED 0x1u /* the section is an error without it */
+
+struct cfg_key {
+	const char *name;
+	enum cfg_type type;
+	size_t off;               /* field in the section's struct */
+	size_t size;              /* sizeof that field (checked against the type) */
+	size_t off_n;             /* CFG_T_ADDRS: the int counting the addresses */
+	uint64_t min, max;        /* bounds, inclusive */
+	const char *const *words; /* CFG_T_ENUM, CFG_T_STR: allowed values, NULL-terminated */
+	const char *def;          /* default, parsed like a value from the file; NULL = none */
+	unsigned flags;           /* CFG_K_* */
+	const char *unit;         /* for the reference ("ms", "bytes"); NULL = none */
+	const char *doc;          /* one line: what the key does */
+	/* CFG_T_STR, optional: validates the strdup'ed <val> and may rewrite it
+	 * in place (e.g. lowercase it); returns 0, or -1 with <msg> set to what
+	 * was expected. */
+	int (*check)(char *val, char *msg, size_t msglen);
+	/* CFG_T_CUSTOM: parses <val> into <field>; returns 0, or -1 with <msg>
+	 * set to what was expected. */
+	int (*set)(const struct cfg_key *k, const char *val, void *field, char *msg, size_t msglen);
+};
+
+/* Fills .off and .size for <member> of <type> in a key table entry. */
+#define CFG_FIELD(type, member) .off = offsetof(type, member), .size = sizeof(((type *)0)->member)
+
+struct cfg_inst;
+
+struct cfg_section {
+	const char *name; /* "gateway", "upstream", "exporter.otlp" */
+	bool named;       /* [name NAME], zero or more; else at most one, defaults when absent */
+	const struct cfg_key *keys; /* terminated by an entry whose name is NULL */
+	size_t size;                /* of the struct the keys point into; calloc'ed per instance */
+	/* Optional, called once per instance after the file is read and the
+	 * defaults applied, for checks across keys: reports with cfg_report().
+	 * An absent unnamed section is checked too (its line is 0). */
+	void (*check)(struct cfg_inst *in, void *obj);
+	const char *doc;
+};
+
+/* A registered section as found in a loaded config. */
+struct cfg_ext {
+	const struct cfg_section *sec;
+	char *name; /* NULL for unnamed sections */
+	int line;   /* of its header; 0 for an absent unnamed section (defaults) */
+	void *obj;  /* struct of sec->size, filled from the keys */
+	struct cfg_ext *next;
+};
+
+/* The built-in sections (cfg_sections.c). */
+extern const struct cfg_section cfg_sections_gateway;  /* -> struct cfg_gateway */
+extern const struct cfg_section cfg_sections_upstream; /* -> struct cfg_upstream */
+extern const struct cfg_section cfg_sections_route;    /* -> struct cfg_route */
+
+/* Adds <sec> (static storage, borrowed forever) to the sections cfg_load()
+ * accepts. Returns 0, -EEXIST if the name is taken, -ENOSPC when the table
+ * is full, or -EINVAL for an inconsistent key table. Boot thread only, before
+ * any cfg_load(). Required keys of an unnamed section apply only when the
+ * section is present in the file. */
+int cfg_register(const struct cfg_section *sec);
+
+/* Returns the section called <name> (built in or registered), or NULL. */
+const struct cfg_section *cfg_section_find(const char *name);
+
+/* Returns the <i>th known section (built-ins first), or NULL past the end. */
+const struct cfg_section *cfg_section_at(int i);
+
+/* Returns the parsed struct of registered section <section> (<name> NULL for
+ * an unnamed one, which is always present), or NULL. */
+const void *cfg_ext_get(const struct cfg *c, const char *section, const char *name);
+
+/* From a section's check hook: reports an error about <in> at the line of
+ * <key> (the section header when <key> is NULL or was not set). */
+void cfg_report(struct cfg_inst *in, const char *key, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/* From a section's check hook: returns the line where <key> was set in <in>,
+ * or 0 when it holds its default. */
+int cfg_key_line(const struct cfg_inst *in, const char *key);
+
+/* Parses <val> per <k> into the struct at <base>. Returns 0, or -1 with <msg>
+ * saying what was expected (no file, line or key in it). Used by the loader;
+ * public for filters' tests. */
+int cfg_key_set(const struct cfg_key *k, void *base, const char *val, char *msg, size_t msglen);
+
+/* Frees what the fields of <keys> own in the struct at <base>. */
+void cfg_key_free(const struct cfg_key *keys, void *base);
+
+/* Writes <s> into <out> double-quoted, with quotes, backslashes and control
+ * characters escaped and anything past 60 characters cut to "...", so that
+ * an echoed value keeps an error message on one line. */
+void cfg_quote(char *out, size_t outlen, const char *s);
 
 #endif

@@ -1,0 +1,324 @@
+/* cfg_sections.c: the sections a configuration file may hold.
+ *
+ * The built-in [gateway], [upstream NAME] and [route NAME], each a key table:
+ * every key the proxy engine reads, its type, bounds, default and unit (the
+ * annotated conf/tracegate.ini documents the same keys and test_cfg checks it
+ * names all of them). Checks over several keys live in a section's check
+ * hook; checks across sections (route -> upstream) in cfg.c. Then the
+ * registry, where filters add their own sections at boot.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfg.h"
+
+#define CFG_HOUR_MS 3600000 /* upper bound of every timeout */
+
+static const char *const cfg_log_levels[] = {"error", "warn", "info", "debug", NULL};
+static const char *const cfg_balances[] = {"round_robin", "least_request", NULL};
+
+#define GW(member) CFG_FIELD(struct cfg_gateway, member)
+
+static const struct cfg_key cfg_gateway_keys[] = {
+        {"listen", CFG_T_ADDRS, GW(listen), .off_n = offsetof(struct cfg_gateway, n_listen),
+         .min = 0, .def = "0.0.0.0:8080", .unit = "host:port list",
+         .doc = "addresses to accept clients on; port 0 picks a free port"},
+        {"workers", CFG_T_AUTO, GW(workers), .min = 1, .max = 256, .def = "auto", .unit = "threads",
+         .doc = "worker threads; auto = one per online CPU"},
+        {"service_name", CFG_T_STR, GW(service_name), .def = "tracegate",
+         .doc = "OpenTelemetry service.name of the gateway's own spans"},
+        {"access_log", CFG_T_STR, GW(access_log), .def = "stdout",
+         .doc = "stdout, stderr, off or a file path"},
+        {"log_level", CFG_T_STR, GW(log_level), .words = cfg_log_levels, .def = "info",
+         .doc = "error, warn, info or debug"},
+        {"max_head_bytes", CFG_T_SIZE, GW(max_head_bytes), .min = 1024, .max = 1048576,
+         .def = "16384", .unit = "bytes", .doc = "request head larger than this -> 431"},
+        {"max_headers", CFG_T_UINT, GW(max_headers), .min = 8, .max = 1000, .def = "100",
+         .unit = "fields", .doc = "more header fields than this -> 431"},
+        {"max_target_bytes", CFG_T_SIZE, GW(max_target_bytes), .min = 64, .max = 65536,
+         .def = "8192", .unit = "bytes", .doc = "longer request-target -> 414"},
+        {"max_body_bytes", CFG_T_SIZE, GW(max_body_bytes), .min = 0, .max = 1ull << 40, .def = "0",
+         .unit = "bytes", .doc = "larger request body -> 413; 0 = unlimited"},
+        {"header_timeout_ms", CFG_T_MS, GW(header_timeout_ms), .min = 1, .max = CFG_HOUR_MS,
+         .def = "10000", .unit = "ms", .doc = "whole request head must arrive in this time -> 408"},
+        {"idle_timeout_ms", CFG_T_MS, GW(idle_timeout_ms), .min = 1, .max = CFG_HOUR_MS,
+         .def = "60000", .unit = "ms", .doc = "idle keep-alive client connection is closed"},
+        {"client_timeout_ms", CFG_T_MS, GW(client_timeout_ms), .min = 1, .max = CFG_HOUR_MS,
+         .def = "60000", .unit = "ms", .doc = "no progress reading or writing a client body"},
+        {"drain_timeout_ms", CFG_T_MS, GW(drain_timeout_ms), .min = 0, .max = CFG_HOUR_MS,
+         .def = "10000", .unit = "ms", .doc = "on SIGTERM, time given to requests in flight"},
+        {"max_connections", CFG_T_UINT, GW(max_connections), .min = 1, .max = 1000000,
+         .def = "10000", .unit = "connections", .doc = "per worker; further accepts wait"},
+        {.name = NULL},
+};
+
+/* Resolves workers = auto and checks the limits against each other. */
+static void cfg_gateway_check(struct cfg_inst *in, void *obj)
+{
+	struct cfg_gateway *gw = obj;
+
+	if (gw->workers == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		gw->workers = n < 1 ? 1 : n > 256 ? 256 : (int)n;
+	}
+	/* the request line holds the target, so a target cap at or above the
+	 * head cap could never be reached: the operator meant something else */
+	if (gw->max_target_bytes >= gw->max_head_bytes)
+		cfg_report(in,
+		           cfg_key_line(in, "max_target_bytes") ? "max_target_bytes"
+		                                                : "max_head_bytes",
+		           "max_target_bytes (%u) must be less than max_head_bytes (%u)",
+		           gw->max_target_bytes, gw->max_head_bytes);
+}
+
+const struct cfg_section cfg_sections_gateway = {
+        .name = "gateway",
+        .keys = cfg_gateway_keys,
+        .size = sizeof(struct cfg_gateway),
+        .check = cfg_gateway_check,
+        .doc = "the listener and the limits every client connection gets",
+};
+
+#define UP(member) CFG_FIELD(struct cfg_upstream, member)
+
+/* A Host header value: a reg-name or IP literal with an optional port. */
+static int cfg_check_host_header(char *val, char *msg, size_t msglen)
+{
+	size_t n = strlen(val);
+
+	if (n > 255 ||
+	    strspn(val, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._:[]") !=
+	            n) {
+		snprintf(msg, msglen,
+		         "expected a Host header value like api.internal:8080, got \"%.60s\"", val);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct cfg_key cfg_upstream_keys[] = {
+        {"servers", CFG_T_ADDRS, UP(servers), .off_n = offsetof(struct cfg_upstream, n_servers),
+         .min = 1, .flags = CFG_K_REQUIRED, .unit = "host:port list",
+         .doc = "the origin servers, 1 to 64"},
+        {"balance", CFG_T_ENUM, UP(balance), .words = cfg_balances, .def = "round_robin",
+         .doc = "round_robin or least_request (fewest requests in flight on this worker)"},
+        {"keepalive", CFG_T_UINT, UP(keepalive), .min = 0, .max = 10000, .def = "32",
+         .unit = "connections", .doc = "idle connections kept per worker and server"},
+        {"idle_timeout_ms", CFG_T_MS, UP(idle_timeout_ms), .min = 1, .max = CFG_HOUR_MS,
+         .def = "60000", .unit = "ms", .doc = "an idle pooled connection is closed after this"},
+        {"connect_timeout_ms", CFG_T_MS, UP(connect_timeout_ms), .min = 1, .max = CFG_HOUR_MS,
+         .def = "1000", .unit = "ms", .doc = "connecting to a server -> 502"},
+        {"response_timeout_ms", CFG_T_MS, UP(response_timeout_ms), .min = 1, .max = CFG_HOUR_MS,
+         .def = "30000", .unit = "ms",
+         .doc = "request sent -> response head, and between body reads -> 504"},
+        {"max_fails", CFG_T_UINT, UP(max_fails), .min = 0, .max = 1000, .def = "3",
+         .unit = "failures", .doc = "consecutive failures that eject a server; 0 = never"},
+        {"fail_timeout_ms", CFG_T_MS, UP(fail_timeout_ms), .min = 1, .max = CFG_HOUR_MS,
+         .def = "10000", .unit = "ms", .doc = "how long an ejected server stays out"},
+        {"retry_connect", CFG_T_BOOL, UP(retry_connect), .def = "on",
+         .doc = "retry an idempotent request once on another server if connecting fails"},
+        {"host_header", CFG_T_STR, UP(host_header), .check = cfg_check_host_header,
+         .doc = "Host sent upstream; absent = the client's"},
+        {.name = NULL},
+};
+
+const struct cfg_section cfg_sections_upstream = {
+        .name = "upstream",
+        .named = true,
+        .keys = cfg_upstream_keys,
+        .size = sizeof(struct cfg_upstream),
+        .doc = "a group of origin servers that routes send requests to",
+};
+
+#define RT(member) CFG_FIELD(struct cfg_route, member)
+
+/* Exact hostname or "*.suffix", stored lowercase since Host compares so. */
+static int cfg_check_route_host(char *val, char *msg, size_t msglen)
+{
+	char *name = strncmp(val, "*.", 2) == 0 ? val + 2 : val;
+	size_t n = strlen(name), label = 0, i;
+	bool ok = n > 0 && n <= 253;
+
+	for (i = 0; ok && i <= n; i++) {
+		char ch = name[i];
+
+		if (ch == '.' || ch == '\0') {
+			ok = label > 0 && label <= 63;
+			label = 0;
+		} else if (isalnum((unsigned char)ch) || ch == '-' || ch == '_') {
+			label++;
+		} else {
+			ok = false;
+		}
+	}
+	if (!ok) {
+		snprintf(msg, msglen,
+		         "expected a hostname or *.suffix (letters, digits, '-', '_', '.'), got "
+		         "\"%.60s\"",
+		         val);
+		return -1;
+	}
+	for (; *name; name++)
+		*name = (char)tolower((unsigned char)*name);
+	return 0;
+}
+
+/* An absolute path prefix: no query, fragment, space or control character. */
+static int cfg_check_path_prefix(char *val, char *msg, size_t msglen)
+{
+	size_t n = strlen(val);
+
+	if (val[0] != '/' || n > 2048 || strcspn(val, " ?#") != n) {
+		snprintf(msg, msglen,
+		         "expected a path starting with '/' without spaces, '?' or '#', got "
+		         "\"%.60s\"",
+		         val);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct cfg_key cfg_route_keys[] = {
+        {"host", CFG_T_STR, RT(host), .check = cfg_check_route_host,
+         .doc = "exact hostname, or *.suffix for its subdomains; absent = any host"},
+        {"path_prefix", CFG_T_STR, RT(path_prefix), .check = cfg_check_path_prefix, .def = "/",
+         .doc = "request paths starting with this; the longest prefix wins"},
+        {"methods", CFG_T_METHODS, RT(methods), .unit = "method list",
+         .doc = "only these methods (GET HEAD ...); absent = any method"},
+        {"upstream", CFG_T_STR, RT(upstream_name), .flags = CFG_K_REQUIRED,
+         .doc = "name of the [upstream] that serves these requests"},
+        {.name = NULL},
+};
+
+static void cfg_route_check(struct cfg_inst *in, void *obj)
+{
+	struct cfg_route *r = obj;
+
+	(void)in;
+	if (r->methods == 0)
+		r->methods = CFG_M_ANY;
+}
+
+const struct cfg_section cfg_sections_route = {
+        .name = "route",
+        .named = true,
+        .keys = cfg_route_keys,
+        .size = sizeof(struct cfg_route),
+        .check = cfg_route_check,
+        .doc = "requests matching host, path prefix and methods go to an upstream",
+};
+
+/* ---- The registry: built-ins first, then what cfg_register() appends -------
+ * Written only at boot before any load, read-only afterwards. An explicit
+ * table: a filter's section exists because its init code registered it. */
+
+#define CFG_SECTIONS_MAX 32
+
+static const struct cfg_section *cfg_registry[CFG_SECTIONS_MAX] = {
+        &cfg_sections_gateway,
+        &cfg_sections_upstream,
+        &cfg_sections_route,
+};
+static int cfg_n_registry = 3;
+
+const struct cfg_section *cfg_section_find(const char *name)
+{
+	int i;
+
+	for (i = 0; i < cfg_n_registry; i++)
+		if (strcmp(cfg_registry[i]->name, name) == 0)
+			return cfg_registry[i];
+	return NULL;
+}
+
+const struct cfg_section *cfg_section_at(int i)
+{
+	return i >= 0 && i < cfg_n_registry ? cfg_registry[i] : NULL;
+}
+
+const void *cfg_ext_get(const struct cfg *c, const char *section, const char *name)
+{
+	const struct cfg_ext *e;
+
+	for (e = c->ext; e; e = e->next)
+		if (strcmp(e->sec->name, section) == 0 &&
+		    (name ? e->name && strcmp(e->name, name) == 0 : !e->name))
+			return e->obj;
+	return NULL;
+}
+
+/* Whether key <k> fits the struct of <sec>: field width for its type, bounds
+ * that the width can hold, the callbacks its type needs. */
+static bool cfg_key_ok(const struct cfg_section *sec, const struct cfg_key *k)
+{
+	const struct cfg_key *o;
+
+	if (!k->doc || k->off + k->size > sec->size)
+		return false;
+	for (o = sec->keys; o != k; o++)
+		if (strcmp(o->name, k->name) == 0)
+			return false;
+	switch (k->type) {
+	case CFG_T_STR:
+		return k->size == sizeof(char *);
+	case CFG_T_BOOL:
+		return k->size == sizeof(bool);
+	case CFG_T_UINT:
+	case CFG_T_SIZE:
+	case CFG_T_MS:
+	case CFG_T_AUTO:
+		if (k->size != 1 && k->size != 2 && k->size != 4 && k->size != 8)
+			return false;
+		return k->min <= k->max && (k->size == 8 || k->max >> (8 * k->size) == 0);
+	case CFG_T_ENUM:
+		return k->size == sizeof(int) && k->words;
+	case CFG_T_ADDRS:
+		return k->size >= sizeof(struct cfg_addr) &&
+		       k->size % sizeof(struct cfg_addr) == 0 &&
+		       k->off_n + sizeof(int) <= sec->size && k->min <= 65535;
+	case CFG_T_METHODS:
+		return k->size == sizeof(unsigned);
+	case CFG_T_CUSTOM:
+		return k->set != NULL;
+	}
+	return false;
+}
+
+int cfg_register(const struct cfg_section *sec)
+{
+	const struct cfg_key *k;
+	size_t n;
+	char msg[512];
+	void *scratch;
+	int rc = 0;
+
+	if (!sec || !sec->name || !sec->keys || sec->size == 0)
+		return -EINVAL;
+	n = strlen(sec->name);
+	if (n == 0 || n > 64 || strspn(sec->name, "abcdefghijklmnopqrstuvwxyz0123456789_.-") != n)
+		return -EINVAL;
+	for (k = sec->keys; k->name; k++)
+		if (!cfg_key_ok(sec, k))
+			return -EINVAL;
+	/* a default that does not parse would fail every load: refuse it now */
+	scratch = calloc(1, sec->size);
+	if (!scratch)
+		return -ENOMEM;
+	for (k = sec->keys; k->name && rc == 0; k++)
+		if (k->def && cfg_key_set(k, scratch, k->def, msg, sizeof(msg)) < 0)
+			rc = -EINVAL;
+	cfg_key_free(sec->keys, scratch);
+	free(scratch);
+	if (rc)
+		return rc;
+	if (cfg_section_find(sec->name))
+		return -EEXIST;
+	if (cfg_n_registry == CFG_SECTIONS_MAX)
+		return -ENOSPC;
+	cfg_registry[cfg_n_registry++] = sec;
+	return 0;
+}

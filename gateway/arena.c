@@ -39,10 +39,13 @@ static size_t arena_round(size_t n)
 void *arena_alloc(struct arena *a, size_t n)
 {
 	struct arena_blk *b;
-	size_t need = arena_round(n ? n : 1);
-	size_t bsize;
+	size_t need, bsize;
 
-	if (need > a->cap || a->total + need > a->cap)
+	/* checked before rounding: a huge <n> must not wrap to a small one */
+	if (n > a->cap)
+		return NULL;
+	need = arena_round(n ? n : 1);
+	if (a->total + need > a->cap)
 		return NULL;
 	a->total += need;
 	if (a->base && a->size - a->used >= need) {

@@ -2,6 +2,7 @@
  * for responses, a refusing filter stops the chain, on_end for everyone
  * exactly once, contexts kept per filter. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <string.h>
 
 #include "filter.h"

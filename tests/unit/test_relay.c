@@ -69,14 +69,14 @@ static int run(const struct relay_case *c, bool bytewise, struct evbuffer *src,
 
 	relay_init(&r, c->in, c->length, c->out);
 	if (bytewise) {
-		for (size_t i = 0; i < len && ret == 0; i++) {
-			evbuffer_add(src, c->input + i, 1);
+		size_t i = 0;
+
+		while (i < len && ret == 0) {
+			evbuffer_add(src, c->input + i++, 1);
 			ret = relay_move(&r, src, dst);
 		}
-		/* bytes after the body end stay where they are */
-		if (ret == 1 && evbuffer_get_length(src) == 0)
-			evbuffer_add(src, c->input + len - strlen(c->left ? c->left : ""),
-				     strlen(c->left ? c->left : ""));
+		/* what was not fed yet arrives later: it must stay in the source */
+		evbuffer_add(src, c->input + i, len - i);
 	} else {
 		evbuffer_add(src, c->input, len);
 		ret = relay_move(&r, src, dst);

@@ -8,7 +8,7 @@ cd "$top"
 docker/install-deps.sh build
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTG_TESTS=OFF >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
-build/tests/tg-origin --port 8081 >/dev/null &
+python3 tests/support/origin.py --port 8081 >/dev/null &
 origin=$!
 trap 'kill $origin 2>/dev/null || true' EXIT INT TERM
 echo "demo origin on 127.0.0.1:8081 (pid $origin); gateway on 127.0.0.1:8080"

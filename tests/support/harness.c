@@ -1,0 +1,474 @@
+/* harness.c: processes and a raw HTTP/1.1 client for the integration suites
+ * (see harness.h). Readiness is a line a process prints, polled with a
+ * deadline; nothing waits a fixed time.
+ */
+#include <criterion/criterion.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+extern char **environ;
+
+static long harness_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+char *harness_slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (!f)
+		return strdup("");
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	n = (long)fread(buf, 1, (size_t)n, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static pid_t harness_spawn(char *const argv[], const char *out, const char *err)
+{
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	cr_assert_eq(posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ), 0, "spawn %s", argv[0]);
+	posix_spawn_file_actions_destroy(&fa);
+	return pid;
+}
+
+/* Waits until <path> contains <needle> (10 s at most); returns the content. */
+static char *harness_wait_for(const char *path, const char *needle, pid_t pid)
+{
+	long deadline = harness_now_ms() + 10000;
+
+	for (;;) {
+		char *s = harness_slurp(path);
+		int st;
+
+		if (strstr(s, needle))
+			return s;
+		cr_assert(waitpid(pid, &st, WNOHANG) == 0, "process exited early: %s", s);
+		cr_assert(harness_now_ms() < deadline, "no \"%s\" in %s: %s", needle, path, s);
+		free(s);
+		poll(NULL, 0, 5);
+	}
+}
+
+static void harness_tmp(char *buf, size_t len, const char *what)
+{
+	int fd;
+
+	snprintf(buf, len, "/tmp/tg-%s-XXXXXX", what);
+	fd = mkstemp(buf);
+	cr_assert(fd >= 0);
+	close(fd);
+}
+
+void harness_origin_start(struct hproc *o, const char *extra_arg)
+{
+	char *argv[] = {"python3", TG_SOURCE_DIR "/tests/support/origin.py", (char *)extra_arg, NULL};
+	char *s;
+
+	memset(o, 0, sizeof(*o));
+	harness_tmp(o->out_path, sizeof(o->out_path), "origin-out");
+	harness_tmp(o->err_path, sizeof(o->err_path), "origin-err");
+	o->pid = harness_spawn(argv, o->out_path, o->err_path);
+	s = harness_wait_for(o->out_path, "\n", o->pid);
+	cr_assert_eq(sscanf(s, "READY %d", &o->port), 1, "origin said: %s", s);
+	free(s);
+}
+
+void harness_gw_start(struct hproc *g, const char *fmt, ...)
+{
+	char *argv[] = {TG_BIN, "-c", g->cfg_path, NULL};
+	va_list ap;
+	FILE *f;
+	char *s, *p;
+
+	memset(g, 0, sizeof(*g));
+	harness_tmp(g->cfg_path, sizeof(g->cfg_path), "cfg");
+	harness_tmp(g->out_path, sizeof(g->out_path), "gw-out");
+	harness_tmp(g->err_path, sizeof(g->err_path), "gw-err");
+	f = fopen(g->cfg_path, "w");
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fclose(f);
+	argv[2] = g->cfg_path;
+	g->pid = harness_spawn(argv, g->out_path, g->err_path);
+	s = harness_wait_for(g->err_path, "] ready", g->pid);
+	p = strstr(s, "listening on ");
+	cr_assert_not_null(p);
+	p = strrchr(strtok(p, "\n"), ':');
+	g->port = atoi(p + 1);
+	cr_assert_gt(g->port, 0);
+	free(s);
+}
+
+static int harness_wait_exit(pid_t pid, int ms)
+{
+	long deadline = harness_now_ms() + ms;
+	int st;
+
+	while (harness_now_ms() < deadline) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return st;
+		poll(NULL, 0, 5);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+void harness_gw_stop(struct hproc *g, bool allow_errors)
+{
+	int st;
+	char *log;
+
+	kill(g->pid, SIGTERM);
+	st = harness_wait_exit(g->pid, 10000);
+	log = harness_slurp(g->err_path);
+	cr_expect(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "tracegate did not exit 0 on SIGTERM (status %d): %s", st, log);
+	if (!allow_errors)
+		cr_expect_null(strstr(log, " error ["), "unexpected error lines: %s", log);
+	free(log);
+	unlink(g->cfg_path);
+	unlink(g->out_path);
+	unlink(g->err_path);
+}
+
+void harness_kill(struct hproc *p)
+{
+	int st;
+
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, &st, 0);
+	unlink(p->out_path);
+	unlink(p->err_path);
+}
+
+int harness_run(char *const argv[], char **out, char **err)
+{
+	char o[64], e[64];
+	pid_t pid;
+	int st;
+
+	harness_tmp(o, sizeof(o), "run-out");
+	harness_tmp(e, sizeof(e), "run-err");
+	pid = harness_spawn(argv, o, e);
+	st = harness_wait_exit(pid, 10000);
+	*out = harness_slurp(o);
+	*err = harness_slurp(e);
+	unlink(o);
+	unlink(e);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int harness_connect(int port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(fd >= 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "connect: %s",
+		     strerror(errno));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+void harness_send(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; /* the gateway may close early; the response tells */
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+void harness_send_str(int fd, const char *s)
+{
+	harness_send(fd, s, strlen(s));
+}
+
+/* A growable receive buffer over a socket, with one deadline. */
+struct hbuf {
+	int fd;
+	char *b;
+	size_t len, cap, off;
+	long deadline;
+	bool eof;
+};
+
+static bool hbuf_fill(struct hbuf *h)
+{
+	struct pollfd p = {.fd = h->fd, .events = POLLIN};
+	long left = h->deadline - harness_now_ms();
+	ssize_t n;
+
+	if (h->eof || left <= 0 || poll(&p, 1, (int)left) <= 0)
+		return false;
+	if (h->cap - h->len < 65536) {
+		h->cap = h->cap * 2 + 65536;
+		h->b = realloc(h->b, h->cap + 1);
+	}
+	n = recv(h->fd, h->b + h->len, h->cap - h->len, 0);
+	if (n <= 0) {
+		h->eof = true;
+		return false;
+	}
+	h->len += (size_t)n;
+	h->b[h->len] = '\0';
+	return true;
+}
+
+/* Leftover bytes of a connection between harness_read_resp() calls. */
+static struct hbuf harness_left[1024];
+
+static char *hbuf_line(struct hbuf *h)
+{
+	for (;;) {
+		char *nl = h->len > h->off ? memmem(h->b + h->off, h->len - h->off, "\r\n", 2) : NULL;
+
+		if (nl) {
+			char *line = h->b + h->off;
+
+			*nl = '\0';
+			h->off = (size_t)(nl - h->b) + 2;
+			return line;
+		}
+		if (!hbuf_fill(h))
+			return NULL;
+	}
+}
+
+static bool hbuf_take(struct hbuf *h, size_t n, struct hresp *r)
+{
+	while (h->len - h->off < n)
+		if (!hbuf_fill(h))
+			return false;
+	r->body = realloc(r->body, r->body_len + n + 1);
+	memcpy(r->body + r->body_len, h->b + h->off, n);
+	r->body_len += n;
+	r->body[r->body_len] = '\0';
+	h->off += n;
+	return true;
+}
+
+int harness_read_resp(int fd, struct hresp *r, bool head_req, int timeout_ms)
+{
+	struct hbuf *h = &harness_left[fd % 1024];
+	const char *te, *cl;
+	char *line;
+
+	memset(r, 0, sizeof(*r));
+	if (h->fd != fd || !h->b) {
+		free(h->b);
+		memset(h, 0, sizeof(*h));
+		h->fd = fd;
+	}
+	h->deadline = harness_now_ms() + timeout_ms;
+	r->body = calloc(1, 1);
+	do {
+		line = hbuf_line(h);
+		if (!line)
+			return -1;
+		r->head[0] = '\0';
+		if (sscanf(line, "HTTP/1.%*d %d", &r->status) != 1)
+			return -1;
+		strncat(r->head, line, sizeof(r->head) - strlen(r->head) - 3);
+		strcat(r->head, "\r\n");
+		while ((line = hbuf_line(h)) && *line) {
+			strncat(r->head, line, sizeof(r->head) - strlen(r->head) - 3);
+			strcat(r->head, "\r\n");
+		}
+		if (!line)
+			return -1;
+	} while (r->status >= 100 && r->status < 200 && r->status != 101);
+
+	te = harness_field(r, "Transfer-Encoding");
+	cl = harness_field(r, "Content-Length");
+	if (head_req || r->status == 204 || r->status == 304 || r->status == 101) {
+		r->complete = true;
+	} else if (te && strcasecmp(te, "chunked") == 0) {
+		for (;;) {
+			size_t n;
+
+			line = hbuf_line(h);
+			if (!line)
+				break;
+			n = strtoul(line, NULL, 16);
+			if (n == 0) {
+				while ((line = hbuf_line(h)) && *line)
+					;
+				r->complete = line != NULL;
+				break;
+			}
+			if (!hbuf_take(h, n, r) || !(line = hbuf_line(h)))
+				break;
+		}
+	} else if (cl) {
+		r->complete = hbuf_take(h, strtoull(cl, NULL, 10), r);
+	} else {
+		while (hbuf_fill(h))
+			;
+		hbuf_take(h, h->len - h->off, r);
+		r->complete = h->eof;
+	}
+	/* closed now, or announced */
+	if (!h->eof && h->len == h->off) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		char c;
+
+		if (poll(&p, 1, 0) == 1 && recv(fd, &c, 1, MSG_PEEK) == 0)
+			h->eof = true;
+	}
+	r->closed = h->eof;
+	return 0;
+}
+
+void harness_resp_free(struct hresp *r)
+{
+	free(r->body);
+	r->body = NULL;
+}
+
+void harness_close(int fd)
+{
+	close(fd);
+	free(harness_left[fd % 1024].b);
+	memset(&harness_left[fd % 1024], 0, sizeof(harness_left[0]));
+}
+
+void harness_request(int port, const char *req, struct hresp *r)
+{
+	int fd = harness_connect(port);
+
+	harness_send_str(fd, req);
+	cr_assert_eq(harness_read_resp(fd, r, strncmp(req, "HEAD ", 5) == 0, 10000), 0,
+		     "no response to %s", req);
+	harness_close(fd);
+}
+
+const char *harness_field(const struct hresp *r, const char *name)
+{
+	static char val[8192];
+	size_t nl = strlen(name);
+	const char *p = strstr(r->head, "\r\n");
+
+	while (p && p[2]) {
+		p += 2;
+		if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+			const char *v = p + nl + 1, *e = strstr(v, "\r\n");
+
+			while (*v == ' ')
+				v++;
+			snprintf(val, sizeof(val), "%.*s", (int)(e - v), v);
+			return val;
+		}
+		p = strstr(p, "\r\n");
+	}
+	return NULL;
+}
+
+size_t harness_read_all(int fd, char **out, int timeout_ms)
+{
+	struct hbuf h = {.fd = fd, .deadline = harness_now_ms() + timeout_ms};
+
+	while (hbuf_fill(&h))
+		;
+	if (!h.b)
+		h.b = calloc(1, 1);
+	*out = h.b;
+	return h.len;
+}
+
+void harness_origin_stats(int port, long *connections, long *requests)
+{
+	struct hresp r;
+	char *p;
+
+	harness_request(port, "GET /_origin/stats HTTP/1.1\r\nHost: o\r\n\r\n", &r);
+	p = strstr(r.body, "\"connections\":");
+	*connections = p ? strtol(p + 14, NULL, 10) : -1;
+	p = strstr(r.body, "\"requests\":");
+	*requests = p ? strtol(p + 11, NULL, 10) : -1;
+	harness_resp_free(&r);
+}
+
+long harness_rss_kb(pid_t pid)
+{
+	char path[64], *s, *p;
+	long kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	s = harness_slurp(path);
+	p = strstr(s, "VmRSS:");
+	if (p)
+		kb = strtol(p + 6, NULL, 10);
+	free(s);
+	return kb;
+}
+
+int harness_fd_count(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+bool harness_is_pattern(const char *b, size_t n, size_t offset)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)b[i] != (((i + offset) * 31 + 7) & 0xff))
+			return false;
+	return true;
+}

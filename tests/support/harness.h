@@ -1,0 +1,83 @@
+/* harness.h: what the integration suites share: starting the real tracegate
+ * binary and the test origin (tests/support/origin.py) on 127.0.0.1 with
+ * ephemeral ports, a raw HTTP/1.1 client that shows exactly what came back,
+ * and /proc readings. Every wait is bounded, so a hung gateway fails a test
+ * instead of hanging it.
+ */
+#ifndef TG_HARNESS_H
+#define TG_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct hproc {
+	pid_t pid;
+	int port;
+	char out_path[64]; /* stdout file */
+	char err_path[64]; /* stderr file */
+	char cfg_path[64]; /* gateway config file, if any */
+};
+
+/* Starts the origin; returns its port (asserts on failure). */
+void harness_origin_start(struct hproc *o, const char *extra_arg);
+
+/* Starts tracegate on a config made from printf-style <fmt> (use
+ * "listen = 127.0.0.1:0"); waits for "ready" and fills g->port. */
+void harness_gw_start(struct hproc *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Sends SIGTERM to <g>, asserts a clean exit 0 within 10 s and, unless
+ * <allow_errors>, no "error" line in its log. */
+void harness_gw_stop(struct hproc *g, bool allow_errors);
+
+/* Kills <p> (SIGKILL) and reaps it. */
+void harness_kill(struct hproc *p);
+
+/* Runs <argv> to completion; captures stdout/stderr (NUL-terminated, malloc'd)
+ * and returns the exit status. */
+int harness_run(char *const argv[], char **out, char **err);
+
+/* Reads the whole file at <path> (malloc'd, NUL-terminated). */
+char *harness_slurp(const char *path);
+
+/* Raw client. */
+int harness_connect(int port);
+/* Closes <fd> and forgets what was buffered for it. */
+void harness_close(int fd);
+void harness_send(int fd, const void *buf, size_t len);
+void harness_send_str(int fd, const char *s);
+
+struct hresp {
+	int status;
+	char head[65536]; /* status line and fields, NUL-terminated */
+	char *body;       /* malloc'd */
+	size_t body_len;
+	bool closed;      /* the gateway closed the connection after it */
+	bool complete;    /* the body was complete per its framing */
+};
+
+/* Reads one response from <fd> (no body for HEAD when <head_req>); waits at
+ * most <timeout_ms>. Returns 0, or -1 when nothing (or no head) arrived. */
+int harness_read_resp(int fd, struct hresp *r, bool head_req, int timeout_ms);
+void harness_resp_free(struct hresp *r);
+
+/* One request on a new connection; returns the response. */
+void harness_request(int port, const char *req, struct hresp *r);
+
+/* Returns the value of field <name> in r->head (static buffer) or NULL. */
+const char *harness_field(const struct hresp *r, const char *name);
+
+/* Reads until the peer closes or <timeout_ms>; returns bytes read (malloc'd). */
+size_t harness_read_all(int fd, char **out, int timeout_ms);
+
+/* Origin counters from /_origin/stats (queried directly). */
+void harness_origin_stats(int port, long *connections, long *requests);
+
+/* /proc readings for <pid>. */
+long harness_rss_kb(pid_t pid);
+int harness_fd_count(pid_t pid);
+
+/* The origin's pattern bytes: byte i = (i*31+7) & 0xff. */
+bool harness_is_pattern(const char *b, size_t n, size_t offset);
+
+#endif

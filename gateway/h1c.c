@@ -201,7 +201,7 @@ void h1c_reply_local(struct txn *t, int status, const char *detail)
 		/* the client has a head already: only a cut connection tells it
 		 * the body is incomplete */
 		txn_finish(t, TXN_END_ERROR);
-		conn_close(c);
+		conn_close_after_flush(c);
 		return;
 	}
 	/* TXN_F_KEEPALIVE is only set once a head parsed: after a parse error

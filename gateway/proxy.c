@@ -374,7 +374,8 @@ static void proxy_cut(struct txn *t, const char *why)
 	ups_report(t->srv, false);
 	log_at(LOG_WARN, t->w->id, c->id, t->id, "%s after the response started: closing", why);
 	txn_finish(t, TXN_END_ERROR);
-	conn_close(c);
+	/* what the client has so far still goes out; the close marks the cut */
+	conn_close_after_flush(c);
 }
 
 /* Relays response body bytes; finishes the txn when the body is complete.

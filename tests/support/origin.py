@@ -60,10 +60,18 @@ class Conn:
         return out
 
     def read_n(self, n):
-        while len(self.buf) < n:
-            self.fill()
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
+        # chunks joined once: appending to one bytes object would be quadratic
+        parts, have = [self.buf[:n]], min(len(self.buf), n)
+        self.buf = self.buf[n:]
+        while have < n:
+            data = self.sock.recv(min(1 << 20, max(65536, n - have)))
+            if not data:
+                raise EOFError
+            take = data[:n - have]
+            parts.append(take)
+            have += len(take)
+            self.buf = data[len(take):]
+        return b"".join(parts)
 
 
 def read_request(c):

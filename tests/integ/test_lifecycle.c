@@ -227,3 +227,42 @@ Test(lifecycle, vanishing_clients_leave_nothing_behind, .timeout = 60)
 	harness_gw_stop(&g, false);
 	harness_kill(&o);
 }
+
+Test(lifecycle, access_log_line_per_request, .timeout = 60)
+{
+	struct hproc o, g;
+	struct hresp r;
+	char path[] = "/tmp/tg-alog-XXXXXX";
+	char *log, *line2;
+	int fd = mkstemp(path);
+
+	close(fd);
+	harness_origin_start(&o, NULL);
+	harness_gw_start(&g,
+			 "[gateway]\nlisten = 127.0.0.1:0\nworkers = 1\naccess_log = %s\n"
+			 "[upstream o]\nservers = 127.0.0.1:%d\n"
+			 "[route web]\npath_prefix = /\nupstream = o\n",
+			 path, o.port);
+	harness_request(g.port, "GET /bytes/7?x=1 HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	harness_resp_free(&r);
+	harness_request(g.port, "GET /x?q=\"1\" HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	harness_resp_free(&r);
+	harness_request(g.port, "GET / HTTP/1.1\r\n\r\n", &r);
+	harness_resp_free(&r);
+	harness_gw_stop(&g, false); /* the batch is written at the latest on exit */
+	log = harness_slurp(path);
+	cr_expect_not_null(strstr(log, " method=GET target=\"/bytes/7?x=1\" proto=HTTP/1.1 "
+				       "status=200 bytes_in=0 "),
+			   "%s", log);
+	/* quotes in a logged value are escaped: a client cannot forge fields */
+	cr_expect_not_null(strstr(log, " target=\"/x?q=\\\"1\\\"\" proto=HTTP/1.1 status=400 "),
+			   "%s", log);
+	cr_expect_not_null(strstr(log, " route=web upstream=o server=127.0.0.1:"), "%s", log);
+	line2 = strstr(log, "target=\"/\"");
+	cr_assert_not_null(line2);
+	cr_expect_not_null(strstr(line2, " status=400 "), "%s", line2);
+	cr_expect_not_null(strstr(line2, " error=\"missing, duplicate or invalid Host\""), "%s", line2);
+	free(log);
+	unlink(path);
+	harness_kill(&o);
+}

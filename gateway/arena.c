@@ -5,8 +5,8 @@
 
 #include "arena.h"
 
-#define ARENA_ALIGN  16
-#define ARENA_BLOCK  8192
+#define ARENA_ALIGN 16
+#define ARENA_BLOCK 8192
 
 void arena_init(struct arena *a, void *buf, size_t size, size_t cap)
 {

@@ -28,14 +28,14 @@ struct cfg_addr {
 struct cfg_gateway {
 	struct cfg_addr listen[CFG_MAX_LISTEN];
 	int n_listen;
-	int workers;              /* resolved: "auto" -> number of online CPUs */
+	int workers; /* resolved: "auto" -> number of online CPUs */
 	char *service_name;
-	char *access_log;         /* "stdout", "stderr", "off" or a path */
-	char *log_level;          /* "error", "warn", "info", "debug" */
-	uint32_t max_head_bytes;  /* > -> 431 */
-	uint32_t max_headers;     /* field lines per head; > -> 431 */
-	uint32_t max_target_bytes; /* > -> 414 */
-	uint64_t max_body_bytes;  /* request body; 0 = unlimited; > -> 413 */
+	char *access_log;           /* "stdout", "stderr", "off" or a path */
+	char *log_level;            /* "error", "warn", "info", "debug" */
+	uint32_t max_head_bytes;    /* > -> 431 */
+	uint32_t max_headers;       /* field lines per head; > -> 431 */
+	uint32_t max_target_bytes;  /* > -> 414 */
+	uint64_t max_body_bytes;    /* request body; 0 = unlimited; > -> 413 */
 	uint32_t header_timeout_ms; /* whole head must arrive in this time -> 408 */
 	uint32_t idle_timeout_ms;   /* keep-alive client connection idle */
 	uint32_t client_timeout_ms; /* no progress reading or writing a body */
@@ -50,18 +50,19 @@ enum cfg_balance {
 
 struct cfg_upstream {
 	char *name;
-	int line;                  /* where its section starts, for cross-checks */
+	int line; /* where its section starts, for cross-checks */
 	struct cfg_addr servers[CFG_MAX_SERVERS];
 	int n_servers;
 	enum cfg_balance balance;
-	uint32_t keepalive;          /* idle connections kept per worker and server */
-	uint32_t idle_timeout_ms;    /* idle pooled connection lifetime */
-	uint32_t connect_timeout_ms; /* -> 502 */
-	uint32_t response_timeout_ms; /* request sent -> response head; also between body reads; -> 504 */
-	uint32_t max_fails;          /* consecutive failures that eject a server; 0 = never */
-	uint32_t fail_timeout_ms;    /* how long an ejected server stays out */
-	bool retry_connect;          /* retry an idempotent request once on another server */
-	char *host_header;           /* Host sent upstream; NULL = the client's */
+	uint32_t keepalive;           /* idle connections kept per worker and server */
+	uint32_t idle_timeout_ms;     /* idle pooled connection lifetime */
+	uint32_t connect_timeout_ms;  /* -> 502 */
+	uint32_t response_timeout_ms; /* request sent -> response head; also between body reads; ->
+	                                 504 */
+	uint32_t max_fails;           /* consecutive failures that eject a server; 0 = never */
+	uint32_t fail_timeout_ms;     /* how long an ejected server stays out */
+	bool retry_connect;           /* retry an idempotent request once on another server */
+	char *host_header;            /* Host sent upstream; NULL = the client's */
 };
 
 /* Methods bitmask for routes (CFG_M_ANY when the key is absent). */
@@ -81,9 +82,9 @@ enum {
 struct cfg_route {
 	char *name;
 	int line;
-	char *host;            /* NULL = any host; "*.suffix" matches subdomains of suffix */
-	char *path_prefix;     /* default "/" */
-	unsigned methods;      /* CFG_M_* */
+	char *host;        /* NULL = any host; "*.suffix" matches subdomains of suffix */
+	char *path_prefix; /* default "/" */
+	unsigned methods;  /* CFG_M_* */
 	char *upstream_name;
 	struct cfg_upstream *upstream; /* resolved after the whole file is read */
 };

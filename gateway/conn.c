@@ -60,7 +60,8 @@ static void conn_on_read(struct bufferevent *bev, void *arg)
 		break;
 	case CONN_ST_CLOSING:
 		/* a closing connection reads nothing more: discard */
-		evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+		evbuffer_drain(bufferevent_get_input(bev),
+		               evbuffer_get_length(bufferevent_get_input(bev)));
 		break;
 	}
 }
@@ -71,7 +72,8 @@ static void conn_on_write(struct bufferevent *bev, void *arg)
 
 	if (c->state == CONN_ST_TXN)
 		proxy_on_client_write(c->txn);
-	else if (c->state == CONN_ST_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	else if (c->state == CONN_ST_CLOSING &&
+	         evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 		conn_close(c);
 }
 
@@ -105,7 +107,8 @@ int conn_accept(struct worker *w, int fd, const struct sockaddr *peer, int peer_
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->w = w;
 	c->id = ++w->next_conn_id;
-	memcpy(&c->peer, peer, (size_t)peer_len < sizeof(c->peer) ? (size_t)peer_len : sizeof(c->peer));
+	memcpy(&c->peer, peer,
+	       (size_t)peer_len < sizeof(c->peer) ? (size_t)peer_len : sizeof(c->peer));
 	util_addr_ip((const struct sockaddr *)&c->peer, c->peer_ip, sizeof(c->peer_ip));
 	c->peer_port = util_addr_port((const struct sockaddr *)&c->peer);
 	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);

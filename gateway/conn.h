@@ -27,12 +27,12 @@ struct conn {
 	struct worker *w;
 	uint64_t id;
 	struct bufferevent *bev;
-	struct event *timer;   /* idle or header timeout while in CONN_ST_HEAD */
+	struct event *timer; /* idle or header timeout while in CONN_ST_HEAD */
 	enum conn_state state;
 	struct txn *txn;
-	uint64_t n_req;        /* requests started */
-	uint64_t head_start_ns;/* first byte of the head being read, 0 if none */
-	size_t head_scanned;   /* h1_head_scan() resume point */
+	uint64_t n_req;         /* requests started */
+	uint64_t head_start_ns; /* first byte of the head being read, 0 if none */
+	size_t head_scanned;    /* h1_head_scan() resume point */
 	struct sockaddr_storage peer;
 	char peer_ip[48];
 	int peer_port;

@@ -11,7 +11,7 @@
 /* Explicit and ordered: adding a filter is one line here, in the place of
  * the chain where it must run. Tracing arrives as the first entry. */
 const struct flt_ops *const flt_builtin[] = {
-	NULL,
+        NULL,
 };
 
 int flt_init_all(const struct flt_ops *const *chain, const struct cfg *c)

@@ -11,12 +11,12 @@
 #include "h1.h"
 
 /* Character classes, one bit each. */
-#define C_TCHAR  0x01 /* token (RFC 9110 5.6.2) */
-#define C_VALUE  0x02 /* field-vchar, SP, HTAB, obs-text */
-#define C_PCHAR  0x04 /* pchar, "/" and "?" of an origin-form target (no "%") */
-#define C_HOST   0x08 /* reg-name / IPv4: unreserved, sub-delims (no "%") */
-#define C_HEX    0x10
-#define C_DIGIT  0x20
+#define C_TCHAR 0x01 /* token (RFC 9110 5.6.2) */
+#define C_VALUE 0x02 /* field-vchar, SP, HTAB, obs-text */
+#define C_PCHAR 0x04 /* pchar, "/" and "?" of an origin-form target (no "%") */
+#define C_HOST  0x08 /* reg-name / IPv4: unreserved, sub-delims (no "%") */
+#define C_HEX   0x10
+#define C_DIGIT 0x20
 
 static unsigned char h1_class[256];
 
@@ -29,7 +29,8 @@ __attribute__((constructor)) static void h1_class_init(void)
 
 	for (int c = 0; c < 256; c++) {
 		unsigned char k = 0;
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		bool alnum =
+		        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 
 		if (alnum || (c && strchr(tchar, c)))
 			k |= C_TCHAR;
@@ -103,38 +104,63 @@ bool h1_list_next(const char **p, const char *end, const char **tok, size_t *tok
 int h1_err_status(int err)
 {
 	switch (err) {
-	case H1_E_CONNECT: return 405;
+	case H1_E_CONNECT:
+		return 405;
 	case H1_E_HEAD_TOO_LARGE:
-	case H1_E_TOO_MANY_HEADERS: return 431;
-	case H1_E_TARGET_TOO_LONG: return 414;
-	default: return 400;
+	case H1_E_TOO_MANY_HEADERS:
+		return 431;
+	case H1_E_TARGET_TOO_LONG:
+		return 414;
+	default:
+		return 400;
 	}
 }
 
 const char *h1_err_str(int err)
 {
 	switch (err) {
-	case H1_E_SYNTAX: return "malformed message";
-	case H1_E_METHOD: return "invalid method";
-	case H1_E_TARGET: return "invalid request target";
-	case H1_E_VERSION: return "unsupported HTTP version";
-	case H1_E_HEADER_NAME: return "invalid header field name";
-	case H1_E_HEADER_VALUE: return "invalid character in a header field value";
-	case H1_E_OBS_FOLD: return "obsolete line folding";
-	case H1_E_CONTENT_LENGTH: return "invalid or conflicting Content-Length";
-	case H1_E_CL_AND_TE: return "both Content-Length and Transfer-Encoding";
-	case H1_E_TRANSFER_ENCODING: return "unsupported Transfer-Encoding";
-	case H1_E_HOST: return "missing, duplicate or invalid Host";
-	case H1_E_CONNECT: return "CONNECT is not supported";
-	case H1_E_HEAD_TOO_LARGE: return "header section too large";
-	case H1_E_TOO_MANY_HEADERS: return "too many header fields";
-	case H1_E_TARGET_TOO_LONG: return "request target too long";
-	case H1_E_STATUS: return "invalid status line";
-	case H1_E_CHUNK_SIZE: return "invalid chunk size";
-	case H1_E_CHUNK_EXT: return "invalid chunk extension";
-	case H1_E_CHUNK_FRAMING: return "invalid chunked framing";
-	case H1_E_TRAILER: return "invalid trailer section";
-	default: return "parse error";
+	case H1_E_SYNTAX:
+		return "malformed message";
+	case H1_E_METHOD:
+		return "invalid method";
+	case H1_E_TARGET:
+		return "invalid request target";
+	case H1_E_VERSION:
+		return "unsupported HTTP version";
+	case H1_E_HEADER_NAME:
+		return "invalid header field name";
+	case H1_E_HEADER_VALUE:
+		return "invalid character in a header field value";
+	case H1_E_OBS_FOLD:
+		return "obsolete line folding";
+	case H1_E_CONTENT_LENGTH:
+		return "invalid or conflicting Content-Length";
+	case H1_E_CL_AND_TE:
+		return "both Content-Length and Transfer-Encoding";
+	case H1_E_TRANSFER_ENCODING:
+		return "unsupported Transfer-Encoding";
+	case H1_E_HOST:
+		return "missing, duplicate or invalid Host";
+	case H1_E_CONNECT:
+		return "CONNECT is not supported";
+	case H1_E_HEAD_TOO_LARGE:
+		return "header section too large";
+	case H1_E_TOO_MANY_HEADERS:
+		return "too many header fields";
+	case H1_E_TARGET_TOO_LONG:
+		return "request target too long";
+	case H1_E_STATUS:
+		return "invalid status line";
+	case H1_E_CHUNK_SIZE:
+		return "invalid chunk size";
+	case H1_E_CHUNK_EXT:
+		return "invalid chunk extension";
+	case H1_E_CHUNK_FRAMING:
+		return "invalid chunked framing";
+	case H1_E_TRAILER:
+		return "invalid trailer section";
+	default:
+		return "parse error";
 	}
 }
 
@@ -309,7 +335,7 @@ static void h1_connection(struct h1_msg *m, const char *v, size_t len)
 /* Parses the field lines starting at <buf + off> through the empty line.
  * Returns the head length, 0 when incomplete, or an error. */
 static int h1_fields(const char *buf, size_t len, size_t off, const struct h1_limits *lim,
-		     struct h1_msg *m, bool request)
+                     struct h1_msg *m, bool request)
 {
 	unsigned cap = m->n_hdrs, n = 0, hosts = 0;
 	bool has_te = false, has_upgrade = false;
@@ -455,7 +481,8 @@ int h1_parse_request(const char *buf, size_t len, const struct h1_limits *lim, s
 	m->target_len = i - t;
 	i++;
 	if (len - i < 10)
-		return len - i >= 8 && h1_version(buf + i, m) ? H1_E_VERSION : h1_incomplete(len, lim);
+		return len - i >= 8 && h1_version(buf + i, m) ? H1_E_VERSION
+		                                              : h1_incomplete(len, lim);
 	if ((err = h1_version(buf + i, m)))
 		return err;
 	if (buf[i + 8] != '\r' || buf[i + 9] != '\n')

@@ -15,26 +15,27 @@
 
 /* Parse errors: negative, each mapped to a status by h1_err_status(). */
 enum h1_err {
-	H1_E_SYNTAX = -1,           /* malformed line, bare LF, missing CRLF, bad version */
-	H1_E_METHOD = -2,           /* method is not a token */
-	H1_E_TARGET = -3,           /* invalid request-target for its form */
-	H1_E_VERSION = -4,          /* not HTTP/1.0 or HTTP/1.1 */
-	H1_E_HEADER_NAME = -5,      /* empty, non-token, or whitespace before the colon */
-	H1_E_HEADER_VALUE = -6,     /* NUL, bare CR, LF, or other control character in a value */
-	H1_E_OBS_FOLD = -7,         /* a header line starting with SP or HTAB */
-	H1_E_CONTENT_LENGTH = -8,   /* not 1*DIGIT, overflow, or several differing values */
-	H1_E_CL_AND_TE = -9,        /* both Content-Length and Transfer-Encoding */
-	H1_E_TRANSFER_ENCODING = -10, /* anything but exactly one final "chunked" (or HTTP/1.0 with TE) */
-	H1_E_HOST = -11,            /* HTTP/1.1 without Host, several Host, or an invalid Host */
-	H1_E_CONNECT = -12,         /* CONNECT method: a gateway never tunnels arbitrary hosts */
-	H1_E_HEAD_TOO_LARGE = -13,  /* head exceeds max_head_bytes */
+	H1_E_SYNTAX = -1,         /* malformed line, bare LF, missing CRLF, bad version */
+	H1_E_METHOD = -2,         /* method is not a token */
+	H1_E_TARGET = -3,         /* invalid request-target for its form */
+	H1_E_VERSION = -4,        /* not HTTP/1.0 or HTTP/1.1 */
+	H1_E_HEADER_NAME = -5,    /* empty, non-token, or whitespace before the colon */
+	H1_E_HEADER_VALUE = -6,   /* NUL, bare CR, LF, or other control character in a value */
+	H1_E_OBS_FOLD = -7,       /* a header line starting with SP or HTAB */
+	H1_E_CONTENT_LENGTH = -8, /* not 1*DIGIT, overflow, or several differing values */
+	H1_E_CL_AND_TE = -9,      /* both Content-Length and Transfer-Encoding */
+	H1_E_TRANSFER_ENCODING =
+	        -10,        /* anything but exactly one final "chunked" (or HTTP/1.0 with TE) */
+	H1_E_HOST = -11,    /* HTTP/1.1 without Host, several Host, or an invalid Host */
+	H1_E_CONNECT = -12, /* CONNECT method: a gateway never tunnels arbitrary hosts */
+	H1_E_HEAD_TOO_LARGE = -13,   /* head exceeds max_head_bytes */
 	H1_E_TOO_MANY_HEADERS = -14, /* more header fields than max_headers */
-	H1_E_TARGET_TOO_LONG = -15, /* request-target longer than max_target_bytes */
-	H1_E_STATUS = -16,          /* response status line: not 3 digits, 1xx-5xx... */
-	H1_E_CHUNK_SIZE = -17,      /* empty, non-hex, or overflowing chunk size */
-	H1_E_CHUNK_EXT = -18,       /* chunk extension does not follow the grammar, or too long */
-	H1_E_CHUNK_FRAMING = -19,   /* chunk data not followed by CRLF */
-	H1_E_TRAILER = -20,         /* invalid trailer field line or trailers too large */
+	H1_E_TARGET_TOO_LONG = -15,  /* request-target longer than max_target_bytes */
+	H1_E_STATUS = -16,           /* response status line: not 3 digits, 1xx-5xx... */
+	H1_E_CHUNK_SIZE = -17,       /* empty, non-hex, or overflowing chunk size */
+	H1_E_CHUNK_EXT = -18,        /* chunk extension does not follow the grammar, or too long */
+	H1_E_CHUNK_FRAMING = -19,    /* chunk data not followed by CRLF */
+	H1_E_TRAILER = -20,          /* invalid trailer field line or trailers too large */
 };
 
 /* Bounds the parser enforces; all come from the configuration. */
@@ -52,10 +53,11 @@ struct h1_hdr {
 };
 
 /* Framing and connection facts derived while parsing (flags of h1_msg.flags). */
-#define H1_F_CHUNKED         0x0001u /* Transfer-Encoding: chunked (final) */
-#define H1_F_CONN_CLOSE      0x0002u /* Connection contains "close" */
-#define H1_F_CONN_KEEPALIVE  0x0004u /* Connection contains "keep-alive" */
-#define H1_F_CONN_UPGRADE    0x0008u /* Connection contains "upgrade" and an Upgrade field is present */
+#define H1_F_CHUNKED        0x0001u /* Transfer-Encoding: chunked (final) */
+#define H1_F_CONN_CLOSE     0x0002u /* Connection contains "close" */
+#define H1_F_CONN_KEEPALIVE 0x0004u /* Connection contains "keep-alive" */
+#define H1_F_CONN_UPGRADE                                                                          \
+	0x0008u /* Connection contains "upgrade" and an Upgrade field is present */
 #define H1_F_EXPECT_CONTINUE 0x0010u /* Expect: 100-continue (case-insensitive) */
 #define H1_F_ABSOLUTE_FORM   0x0020u /* request-target is absolute-form (http:// or https://) */
 #define H1_F_ASTERISK_FORM   0x0040u /* request-target is "*" (OPTIONS only) */
@@ -131,19 +133,19 @@ bool h1_list_next(const char **p, const char *end, const char **tok, size_t *tok
 
 /* Chunked transfer coding (RFC 9112 7.1), incrementally. */
 enum h1_chunk_state {
-	H1_CK_SIZE = 0,  /* expecting a chunk-size line */
-	H1_CK_DATA,      /* <remaining> body bytes follow; the caller moves them itself */
-	H1_CK_DATA_END,  /* expecting the CRLF after chunk data */
-	H1_CK_TRAILER,   /* expecting trailer field lines or the final CRLF */
-	H1_CK_DONE,      /* message complete */
+	H1_CK_SIZE = 0, /* expecting a chunk-size line */
+	H1_CK_DATA,     /* <remaining> body bytes follow; the caller moves them itself */
+	H1_CK_DATA_END, /* expecting the CRLF after chunk data */
+	H1_CK_TRAILER,  /* expecting trailer field lines or the final CRLF */
+	H1_CK_DONE,     /* message complete */
 };
 
 #define H1_CHUNK_LINE_MAX 4096 /* longest chunk-size line (with extensions) accepted */
 
 struct h1_chunk {
 	enum h1_chunk_state state;
-	uint64_t remaining;    /* data bytes left in the current chunk (H1_CK_DATA) */
-	size_t trailer_bytes;  /* trailer section bytes seen, bounded by max_trailer_bytes */
+	uint64_t remaining;   /* data bytes left in the current chunk (H1_CK_DATA) */
+	size_t trailer_bytes; /* trailer section bytes seen, bounded by max_trailer_bytes */
 	size_t max_trailer_bytes;
 };
 

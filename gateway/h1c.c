@@ -27,9 +27,9 @@
 static struct h1_limits h1c_limits(const struct cfg_gateway *g)
 {
 	struct h1_limits lim = {
-		.max_head_bytes = g->max_head_bytes,
-		.max_target_bytes = g->max_target_bytes,
-		.max_headers = g->max_headers,
+	        .max_head_bytes = g->max_head_bytes,
+	        .max_target_bytes = g->max_target_bytes,
+	        .max_headers = g->max_headers,
 	};
 	return lim;
 }
@@ -63,7 +63,8 @@ static int h1c_prepare(struct txn *t)
 	const struct h1_msg *m = &t->req.h;
 	const struct cfg_gateway *g = &t->w->cfg->gw;
 
-	if (m->version_minor == 1 ? !(m->flags & H1_F_CONN_CLOSE) : (m->flags & H1_F_CONN_KEEPALIVE) != 0)
+	if (m->version_minor == 1 ? !(m->flags & H1_F_CONN_CLOSE)
+	                          : (m->flags & H1_F_CONN_KEEPALIVE) != 0)
 		t->flags |= TXN_F_KEEPALIVE;
 	if (m->flags & H1_F_CONN_UPGRADE) {
 		const struct h1_hdr *up = http_hdr_get(&t->req, "upgrade");
@@ -162,7 +163,7 @@ void h1c_on_head_bytes(struct conn *c)
 		return;
 	}
 	r = route_match(c->w->cfg, t->req.h.authority, t->req.h.authority_len, t->req.h.path,
-			t->req.h.path_len, txn_method_bit(t));
+	                t->req.h.path_len, txn_method_bit(t));
 	if (!r) {
 		h1c_reply_local(t, 404, "no route matches this request");
 		return;
@@ -207,12 +208,12 @@ void h1c_reply_local(struct txn *t, int status, const char *detail)
 	/* TXN_F_KEEPALIVE is only set once a head parsed: after a parse error
 	 * the stream position is unknown. An unread body would be taken for
 	 * the next request. */
-	keepalive = (t->flags & TXN_F_KEEPALIVE) && (t->flags & TXN_F_REQ_BODY_DONE) &&
-		    !c->w->draining;
+	keepalive =
+	        (t->flags & TXN_F_KEEPALIVE) && (t->flags & TXN_F_REQ_BODY_DONE) && !c->w->draining;
 	blen = snprintf(body, sizeof(body), "%d %s: %s\n", status, reason, detail);
-	evbuffer_add_printf(out,
-			    "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s\r\n",
-			    status, reason, blen, keepalive ? "" : "Connection: close\r\n");
+	evbuffer_add_printf(
+	        out, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s\r\n",
+	        status, reason, blen, keepalive ? "" : "Connection: close\r\n");
 	if (!is_head)
 		evbuffer_add(out, body, (size_t)blen);
 	t->status = status;

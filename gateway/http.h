@@ -18,9 +18,9 @@ struct arena;
 struct evbuffer;
 
 struct http_msg {
-	struct h1_msg h;  /* parsed view; h.hdrs lives in the arena */
-	unsigned cap;     /* capacity of h.hdrs */
-	struct arena *a;  /* where added names and values are copied */
+	struct h1_msg h; /* parsed view; h.hdrs lives in the arena */
+	unsigned cap;    /* capacity of h.hdrs */
+	struct arena *a; /* where added names and values are copied */
 };
 
 /* Returns the first field named <name> (case-insensitive) or NULL. */

@@ -35,16 +35,17 @@ void log_emit(int level, int wid, uint64_t cid, uint64_t rid, const char *fmt, .
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
 	n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03ldZ %s [", ts.tv_nsec / 1000000,
-			      log_names[level]);
+	                      log_names[level]);
 	if (wid < 0)
 		r = snprintf(line + n, sizeof(line) - n, "main] ");
 	else if (cid == 0)
 		r = snprintf(line + n, sizeof(line) - n, "w%d] ", wid);
 	else if (rid == 0)
-		r = snprintf(line + n, sizeof(line) - n, "w%d c%llu] ", wid, (unsigned long long)cid);
+		r = snprintf(line + n, sizeof(line) - n, "w%d c%llu] ", wid,
+		             (unsigned long long)cid);
 	else
 		r = snprintf(line + n, sizeof(line) - n, "w%d c%llu r%llu] ", wid,
-			     (unsigned long long)cid, (unsigned long long)rid);
+		             (unsigned long long)cid, (unsigned long long)rid);
 	n += (size_t)r;
 
 	va_start(ap, fmt);

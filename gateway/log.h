@@ -25,20 +25,20 @@ int log_level_parse(const char *s);
 /* Writes one line at <level>. <wid> < 0 means the main thread; <cid> and
  * <rid> 0 mean no connection or request. Use the macros below. */
 void log_emit(int level, int wid, uint64_t cid, uint64_t rid, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+        __attribute__((format(printf, 5, 6)));
 
 #define log_on(level) ((level) <= log_level)
 
-#define log_main(level, ...)                                   \
-	do {                                                   \
-		if (log_on(level))                             \
-			log_emit(level, -1, 0, 0, __VA_ARGS__); \
+#define log_main(level, ...)                                                                       \
+	do {                                                                                       \
+		if (log_on(level))                                                                 \
+			log_emit(level, -1, 0, 0, __VA_ARGS__);                                    \
 	} while (0)
 
-#define log_at(level, wid, cid, rid, ...)                               \
-	do {                                                            \
-		if (log_on(level))                                      \
-			log_emit(level, wid, cid, rid, __VA_ARGS__);    \
+#define log_at(level, wid, cid, rid, ...)                                                          \
+	do {                                                                                       \
+		if (log_on(level))                                                                 \
+			log_emit(level, wid, cid, rid, __VA_ARGS__);                               \
 	} while (0)
 
 #endif

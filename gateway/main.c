@@ -30,11 +30,11 @@
 static void main_usage(FILE *f)
 {
 	fprintf(f, "Usage: tracegate [-t] -c FILE\n"
-		   "  -c, --config FILE  configuration file (INI)\n"
-		   "  -t, --test         check the configuration and exit (0: valid, 2: errors)\n"
-		   "  -v, --version      print the version and exit\n"
-		   "  -h, --help         print this help and exit\n"
-		   "Signals: SIGTERM/SIGINT stop gracefully (drain_timeout_ms).\n");
+	           "  -c, --config FILE  configuration file (INI)\n"
+	           "  -t, --test         check the configuration and exit (0: valid, 2: errors)\n"
+	           "  -v, --version      print the version and exit\n"
+	           "  -h, --help         print this help and exit\n"
+	           "Signals: SIGTERM/SIGINT stop gracefully (drain_timeout_ms).\n");
 }
 
 /* Opens one listening socket on <a>; when <a> asks for port 0, the caller
@@ -102,13 +102,13 @@ static int main_bind_all(const struct cfg *c, int nw, int *fds)
 
 			if (fd < 0) {
 				log_main(LOG_ERROR, "cannot listen on %s: %s", g->listen[l].text,
-					 strerror(-fd));
+				         strerror(-fd));
 				return fd;
 			}
 			fds[w * CFG_MAX_LISTEN + l] = fd;
 		}
 		log_main(LOG_INFO, "listening on %s",
-			 util_addr_text((struct sockaddr *)&bound, text, sizeof(text)));
+		         util_addr_text((struct sockaddr *)&bound, text, sizeof(text)));
 	}
 	return 0;
 }
@@ -124,7 +124,8 @@ static int main_run(const struct cfg *c)
 	signal(SIGPIPE, SIG_IGN);
 	alog_fd = main_open_access_log(g->access_log);
 	if (alog_fd < 0 && strcmp(g->access_log, "off") != 0) {
-		log_main(LOG_ERROR, "cannot open access_log %s: %s", g->access_log, strerror(errno));
+		log_main(LOG_ERROR, "cannot open access_log %s: %s", g->access_log,
+		         strerror(errno));
 		return 1;
 	}
 	m.n = g->workers;
@@ -141,7 +142,7 @@ static int main_run(const struct cfg *c)
 	}
 	for (int i = 0; i < m.n; i++) {
 		err = worker_init(&m.workers[i], i, c, flt_builtin, &fds[i * CFG_MAX_LISTEN],
-				  g->n_listen, alog_fd);
+		                  g->n_listen, alog_fd);
 		if (!err)
 			err = worker_start(&m.workers[i]);
 		if (err) {
@@ -178,11 +179,11 @@ static int main_run(const struct cfg *c)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"test", no_argument, NULL, 't'},
-		{"version", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	        {"config", required_argument, NULL, 'c'},
+	        {"test", no_argument, NULL, 't'},
+	        {"version", no_argument, NULL, 'v'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	const char *path = NULL;
 	bool test = false;
@@ -191,11 +192,21 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "c:tvh", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': path = optarg; break;
-		case 't': test = true; break;
-		case 'v': printf("tracegate %s\n", TG_VERSION); return 0;
-		case 'h': main_usage(stdout); return 0;
-		default: main_usage(stderr); return 2;
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			test = true;
+			break;
+		case 'v':
+			printf("tracegate %s\n", TG_VERSION);
+			return 0;
+		case 'h':
+			main_usage(stdout);
+			return 0;
+		default:
+			main_usage(stderr);
+			return 2;
 		}
 	}
 	if (!path || optind != argc) {

@@ -28,8 +28,8 @@
 
 /* A sink buffer above HIGH stops reading its source until it drains to LOW:
  * memory per txn stays bounded whatever the body size. */
-#define PROXY_HIGH (256 * 1024)
-#define PROXY_LOW  (64 * 1024)
+#define PROXY_HIGH         (256 * 1024)
+#define PROXY_LOW          (64 * 1024)
 #define PROXY_MAX_ATTEMPTS 3
 
 static void proxy_attempt(struct txn *t, const struct ups_server *avoid);
@@ -76,7 +76,7 @@ int proxy_try_finish(struct txn *t)
 	if (!(t->flags & TXN_F_RESP_DONE) || evbuffer_get_length(proxy_client_out(t)))
 		return 0;
 	keepalive = (t->flags & TXN_F_KEEPALIVE) && (t->flags & TXN_F_REQ_BODY_DONE) &&
-		    !(t->flags & TXN_F_CLIENT_EOF);
+	            !(t->flags & TXN_F_CLIENT_EOF);
 	txn_finish(t, TXN_END_OK);
 	conn_txn_done(c, keepalive);
 	return 1;
@@ -95,12 +95,18 @@ static void proxy_fail(struct txn *t, int status, const char *detail)
 static const char *proxy_err_text(enum txn_ups_err e)
 {
 	switch (e) {
-	case TXN_UE_REFUSED: return "upstream connection refused";
-	case TXN_UE_CONNECT_TIMEOUT: return "upstream connect timed out";
-	case TXN_UE_TIMEOUT: return "upstream did not respond in time";
-	case TXN_UE_RESET: return "upstream closed the connection before responding";
-	case TXN_UE_PROTOCOL: return "upstream sent an invalid response";
-	default: return "upstream failed";
+	case TXN_UE_REFUSED:
+		return "upstream connection refused";
+	case TXN_UE_CONNECT_TIMEOUT:
+		return "upstream connect timed out";
+	case TXN_UE_TIMEOUT:
+		return "upstream did not respond in time";
+	case TXN_UE_RESET:
+		return "upstream closed the connection before responding";
+	case TXN_UE_PROTOCOL:
+		return "upstream sent an invalid response";
+	default:
+		return "upstream failed";
 	}
 }
 
@@ -112,7 +118,7 @@ static void proxy_attempt_failed(struct txn *t, enum txn_ups_err e)
 	bool reused = t->flags & TXN_F_REUSED_CONN;
 	bool idempotent = http_method_is_idempotent(t->req.h.method, t->req.h.method_len);
 	bool untouched = idempotent && !(t->flags & TXN_F_BODY_SENT) && t->tm.first_byte_ns == 0 &&
-			 t->attempts < PROXY_MAX_ATTEMPTS;
+	                 t->attempts < PROXY_MAX_ATTEMPTS;
 	bool connect_failed = e == TXN_UE_REFUSED || e == TXN_UE_CONNECT_TIMEOUT;
 
 	t->ups_err = e;
@@ -178,12 +184,12 @@ static int proxy_prepare_request(struct txn *t)
 
 	/* RFC 9112 3.2.2: an absolute-form target's authority replaces Host */
 	if (host_header || (m->h.flags & H1_F_ABSOLUTE_FORM) || !host) {
-		const char *v = host_header ? host_header
-				: m->h.authority ? m->h.authority
-						 : t->srv->addr->text;
-		size_t vlen = host_header ? strlen(host_header)
-			      : m->h.authority ? m->h.authority_len
-					       : strlen(t->srv->addr->text);
+		const char *v = host_header      ? host_header
+		                : m->h.authority ? m->h.authority
+		                                 : t->srv->addr->text;
+		size_t vlen = host_header      ? strlen(host_header)
+		              : m->h.authority ? m->h.authority_len
+		                               : strlen(t->srv->addr->text);
 
 		if (host) {
 			host->value = v;
@@ -269,8 +275,7 @@ static void proxy_send(struct txn *t)
 	t->flags &= ~TXN_F_CONNECTING;
 	/* until the request is out, the upstream owes us nothing; a stalled
 	 * write is the timeout that counts */
-	bufferevent_set_timeouts(t->uc->bev, NULL,
-				 proxy_tv(&tv, t->ups->cfg->response_timeout_ms));
+	bufferevent_set_timeouts(t->uc->bev, NULL, proxy_tv(&tv, t->ups->cfg->response_timeout_ms));
 	if (proxy_write_head(t)) {
 		proxy_fail(t, 500, "out of memory");
 		return;
@@ -510,7 +515,8 @@ static void proxy_on_up_write(struct bufferevent *bev, void *arg)
 		proxy_pump_request(t);
 		return;
 	}
-	if (evbuffer_get_length(out) || (t->flags & TXN_F_REQ_SENT) || !(t->flags & TXN_F_HEAD_SENT))
+	if (evbuffer_get_length(out) || (t->flags & TXN_F_REQ_SENT) ||
+	    !(t->flags & TXN_F_HEAD_SENT))
 		return;
 	t->flags |= TXN_F_REQ_SENT;
 	t->tm.request_sent_ns = util_mono_ns();
@@ -529,7 +535,7 @@ static void proxy_on_up_event(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		proxy_attempt_failed(t, (what & BEV_EVENT_TIMEOUT) ? TXN_UE_CONNECT_TIMEOUT
-								: TXN_UE_REFUSED);
+		                                                   : TXN_UE_REFUSED);
 		return;
 	}
 	if (t->flags & TXN_F_TUNNEL) {

@@ -61,7 +61,7 @@ static size_t route_host_len(const char *host, size_t len)
 }
 
 const struct cfg_route *route_match(const struct cfg *c, const char *host, size_t host_len,
-				    const char *path, size_t path_len, unsigned method)
+                                    const char *path, size_t path_len, unsigned method)
 {
 	const struct cfg_route *best = NULL;
 	size_t best_host = 0, best_path = 0;

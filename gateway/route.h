@@ -19,6 +19,6 @@ struct cfg_route;
  * included or not) and CFG_M_* bit <method>, or NULL when nothing matches.
  * Pure; any thread. */
 const struct cfg_route *route_match(const struct cfg *c, const char *host, size_t host_len,
-				    const char *path, size_t path_len, unsigned method);
+                                    const char *path, size_t path_len, unsigned method);
 
 #endif

@@ -27,7 +27,7 @@ struct txn *txn_new(struct conn *c, uint64_t start_ns)
 	t->id = ++c->n_req;
 	t->filters = c->w->filters;
 	arena_init(&t->arena, t->arena_buf, sizeof(t->arena_buf),
-		   (size_t)c->w->cfg->gw.max_head_bytes * 4 + 65536);
+	           (size_t)c->w->cfg->gw.max_head_bytes * 4 + 65536);
 	t->req.a = &t->arena;
 	t->resp.a = &t->arena;
 	t->req.h.content_length = -1;
@@ -76,8 +76,8 @@ static void txn_access_log(struct txn *t)
 	gmtime_r(&sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	evbuffer_add_printf(b, "ts=%s.%03uZ client=%s:%d method=", ts,
-			    (unsigned)(t->tm.start_wall_ns / 1000000u % 1000u), t->c->peer_ip,
-			    t->c->peer_port);
+	                    (unsigned)(t->tm.start_wall_ns / 1000000u % 1000u), t->c->peer_ip,
+	                    t->c->peer_port);
 	if (m->method_len)
 		evbuffer_add(b, m->method, m->method_len);
 	else
@@ -85,13 +85,13 @@ static void txn_access_log(struct txn *t)
 	evbuffer_add(b, " target=", 8);
 	txn_log_quoted(b, m->target ? m->target : "", m->target ? m->target_len : 0);
 	evbuffer_add_printf(b,
-			    " proto=HTTP/1.%d status=%d bytes_in=%llu bytes_out=%llu dur_ms=%.3f"
-			    " route=%s upstream=%s server=%s attempts=%d error=",
-			    m->version_minor, t->status, (unsigned long long)t->bytes_in,
-			    (unsigned long long)t->bytes_out,
-			    (double)(t->tm.end_ns - t->tm.start_ns) / 1e6,
-			    t->route ? t->route->name : "-", t->ups ? t->ups->cfg->name : "-",
-			    t->srv ? t->srv->addr->text : "-", t->attempts);
+	                    " proto=HTTP/1.%d status=%d bytes_in=%llu bytes_out=%llu dur_ms=%.3f"
+	                    " route=%s upstream=%s server=%s attempts=%d error=",
+	                    m->version_minor, t->status, (unsigned long long)t->bytes_in,
+	                    (unsigned long long)t->bytes_out,
+	                    (double)(t->tm.end_ns - t->tm.start_ns) / 1e6,
+	                    t->route ? t->route->name : "-", t->ups ? t->ups->cfg->name : "-",
+	                    t->srv ? t->srv->addr->text : "-", t->attempts);
 	if (t->error)
 		txn_log_quoted(b, t->error, strlen(t->error));
 	else

@@ -39,19 +39,19 @@ struct txn_timings {
 };
 
 enum txn_end {
-	TXN_END_OK = 0,    /* response complete */
-	TXN_END_ERROR,     /* the gateway answered with an error, or the upstream failed */
-	TXN_END_ABORT,     /* the client went away */
+	TXN_END_OK = 0, /* response complete */
+	TXN_END_ERROR,  /* the gateway answered with an error, or the upstream failed */
+	TXN_END_ABORT,  /* the client went away */
 };
 
 /* Why an upstream attempt failed, for error.type and retries. */
 enum txn_ups_err {
 	TXN_UE_NONE = 0,
-	TXN_UE_REFUSED,     /* connect refused or failed */
+	TXN_UE_REFUSED, /* connect refused or failed */
 	TXN_UE_CONNECT_TIMEOUT,
-	TXN_UE_TIMEOUT,     /* no response (or body progress) in time */
-	TXN_UE_RESET,       /* closed or reset before the response was complete */
-	TXN_UE_PROTOCOL,    /* response not valid HTTP/1.1 */
+	TXN_UE_TIMEOUT,  /* no response (or body progress) in time */
+	TXN_UE_RESET,    /* closed or reset before the response was complete */
+	TXN_UE_PROTOCOL, /* response not valid HTTP/1.1 */
 };
 
 #define TXN_F_KEEPALIVE     0x0001u /* the client connection may carry another request */
@@ -75,7 +75,7 @@ enum txn_ups_err {
 struct txn {
 	struct conn *c;
 	struct worker *w;
-	uint64_t id;  /* per connection, from 1 */
+	uint64_t id; /* per connection, from 1 */
 	const struct flt_ops *const *filters;
 	void *flt_ctx[FLT_MAX];
 
@@ -94,11 +94,11 @@ struct txn {
 	struct relay resp_body; /* upstream -> client */
 	struct txn_timings tm;
 	unsigned flags;
-	int status;             /* sent to the client; 0 until known */
-	const char *error;      /* static text of what went wrong, NULL if nothing */
-	uint64_t bytes_in;      /* request body bytes from the client */
-	uint64_t bytes_out;     /* bytes written to the client, head included */
-	size_t head_len;        /* request head bytes */
+	int status;         /* sent to the client; 0 until known */
+	const char *error;  /* static text of what went wrong, NULL if nothing */
+	uint64_t bytes_in;  /* request body bytes from the client */
+	uint64_t bytes_out; /* bytes written to the client, head included */
+	size_t head_len;    /* request head bytes */
 
 	struct arena arena;
 	alignas(16) char arena_buf[TXN_ARENA_INLINE];

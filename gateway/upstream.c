@@ -97,8 +97,8 @@ void ups_report(struct ups_server *s, bool ok)
 	if (c->max_fails && s->fails >= c->max_fails) {
 		if (s->fails == c->max_fails)
 			log_at(LOG_WARN, s->ups->w->id, 0, 0,
-			       "upstream %s: server %s ejected for %u ms after %u failures", c->name,
-			       s->addr->text, c->fail_timeout_ms, s->fails);
+			       "upstream %s: server %s ejected for %u ms after %u failures",
+			       c->name, s->addr->text, c->fail_timeout_ms, s->fails);
 		s->eject_until_ns = util_mono_ns() + (uint64_t)c->fail_timeout_ms * 1000000u;
 	}
 }

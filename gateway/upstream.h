@@ -19,9 +19,9 @@ struct ups_server {
 	struct ups *ups;
 	TAILQ_HEAD(, uconn) idle; /* keep-alive pool, most recent first */
 	uint32_t n_idle;
-	uint32_t active;          /* requests in flight, for least_request */
-	uint32_t fails;           /* consecutive failures */
-	uint64_t eject_until_ns;  /* monotonic; 0 = in service */
+	uint32_t active;         /* requests in flight, for least_request */
+	uint32_t fails;          /* consecutive failures */
+	uint64_t eject_until_ns; /* monotonic; 0 = in service */
 };
 
 struct ups {

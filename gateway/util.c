@@ -25,8 +25,8 @@ uint64_t util_wall_ns(void)
 const char *util_addr_ip(const struct sockaddr *sa, char *buf, size_t len)
 {
 	const void *src = sa->sa_family == AF_INET6
-				  ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
-				  : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+	                          ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+	                          : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
 
 	if (!inet_ntop(sa->sa_family, src, buf, (socklen_t)len))
 		snprintf(buf, len, "?");

@@ -46,7 +46,7 @@ void worker_alog_commit(struct worker *w)
 }
 
 static void worker_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-			     int len, void *arg)
+                             int len, void *arg)
 {
 	struct worker *w = arg;
 
@@ -102,7 +102,8 @@ static void worker_on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 	struct worker *w = arg;
 	struct conn *c;
 
-	log_at(LOG_WARN, w->id, 0, 0, "drain_timeout_ms reached: closing %u connections", w->n_conns);
+	log_at(LOG_WARN, w->id, 0, 0, "drain_timeout_ms reached: closing %u connections",
+	       w->n_conns);
 	while ((c = TAILQ_FIRST(&w->conns)))
 		conn_close(c);
 	event_base_loopexit(w->base, NULL);
@@ -134,7 +135,7 @@ static void worker_on_stop(evutil_socket_t fd, short what, void *arg)
 }
 
 int worker_init(struct worker *w, int id, const struct cfg *c, const struct flt_ops *const *filters,
-		const int *fds, int n, int alog_fd)
+                const int *fds, int n, int alog_fd)
 {
 	memset(w, 0, sizeof(*w));
 	w->id = id;
@@ -158,7 +159,7 @@ int worker_init(struct worker *w, int id, const struct cfg *c, const struct flt_
 	for (int i = 0; i < n; i++) {
 		/* backlog -1: the socket is listening already (main.c) */
 		w->listeners[i] = evconnlistener_new(w->base, worker_on_accept, w,
-						     LEV_OPT_CLOSE_ON_FREE, -1, fds[i]);
+		                                     LEV_OPT_CLOSE_ON_FREE, -1, fds[i]);
 		if (!w->listeners[i])
 			return -ENOMEM;
 		evconnlistener_set_error_cb(w->listeners[i], worker_on_accept_error);

@@ -37,11 +37,11 @@ struct worker {
 	uint32_t n_conns;
 	uint64_t next_conn_id;
 
-	int alog_fd;                 /* access log, -1 when off */
-	struct evbuffer *alog;       /* lines waiting for one write() */
+	int alog_fd;           /* access log, -1 when off */
+	struct evbuffer *alog; /* lines waiting for one write() */
 	struct event *alog_timer;
 
-	struct event *stop_ev;  /* activated by worker_stop() */
+	struct event *stop_ev; /* activated by worker_stop() */
 	struct event *drain_timer;
 	bool draining;
 };
@@ -49,7 +49,7 @@ struct worker {
 /* Sets up <w> for config <c> and filter chain <filters>, taking ownership of
  * listening sockets <fds,n>. Returns 0 or a negative errno. Boot thread. */
 int worker_init(struct worker *w, int id, const struct cfg *c, const struct flt_ops *const *filters,
-		const int *fds, int n, int alog_fd);
+                const int *fds, int n, int alog_fd);
 
 /* Runs <w> in a new thread. Returns 0 or a negative errno. */
 int worker_start(struct worker *w);

@@ -15,9 +15,9 @@
 
 #include "harness.h"
 
-#define GW_CONF                                                             \
-	"[gateway]\nlisten = 127.0.0.1:0\nworkers = 2\naccess_log = off\n" \
-	"[upstream o]\nservers = 127.0.0.1:%d\nresponse_timeout_ms = 5000\n" \
+#define GW_CONF                                                                                    \
+	"[gateway]\nlisten = 127.0.0.1:0\nworkers = 2\naccess_log = off\n"                         \
+	"[upstream o]\nservers = 127.0.0.1:%d\nresponse_timeout_ms = 5000\n"                       \
 	"[route r]\npath_prefix = /\nupstream = o\n"
 
 Test(lifecycle, config_check_golden_stderr, .timeout = 60)
@@ -38,7 +38,8 @@ Test(lifecycle, config_check_golden_stderr, .timeout = 60)
 		if (n < 5 || strcmp(e->d_name + n - 4, ".ini") != 0)
 			continue;
 		snprintf(ini, sizeof(ini), "tests/integ/cfg/%s", e->d_name);
-		snprintf(golden, sizeof(golden), "tests/integ/cfg/%.*s.stderr", (int)(n - 4), e->d_name);
+		snprintf(golden, sizeof(golden), "tests/integ/cfg/%.*s.stderr", (int)(n - 4),
+		         e->d_name);
 		want = harness_slurp(golden);
 		rc = harness_run(argv, &out, &err);
 		cr_expect_str_eq(err, want, "%s: stderr differs", ini);
@@ -142,7 +143,7 @@ Test(lifecycle, hundred_megabytes_both_ways_in_bounded_memory, .timeout = 180)
 	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
 	fd = harness_connect(g.port);
 	snprintf(head, sizeof(head),
-		 "POST /sha256 HTTP/1.1\r\nHost: a\r\nContent-Length: %zu\r\n\r\n", total);
+	         "POST /sha256 HTTP/1.1\r\nHost: a\r\nContent-Length: %zu\r\n\r\n", total);
 	harness_send_str(fd, head);
 	for (size_t i = 0; i < total >> 20; i++) {
 		for (size_t j = 0; j < (1u << 20); j++)
@@ -185,10 +186,10 @@ Test(lifecycle, vanishing_clients_leave_nothing_behind, .timeout = 60)
 	harness_origin_start(&o, NULL);
 	/* no keep-alive pool: every upstream descriptor must come back too */
 	harness_gw_start(&g,
-			 "[gateway]\nlisten = 127.0.0.1:0\nworkers = 1\naccess_log = off\n"
-			 "[upstream o]\nservers = 127.0.0.1:%d\nkeepalive = 0\n"
-			 "[route r]\npath_prefix = /\nupstream = o\n",
-			 o.port);
+	                 "[gateway]\nlisten = 127.0.0.1:0\nworkers = 1\naccess_log = off\n"
+	                 "[upstream o]\nservers = 127.0.0.1:%d\nkeepalive = 0\n"
+	                 "[route r]\npath_prefix = /\nupstream = o\n",
+	                 o.port);
 	harness_request(g.port, "GET /bytes/1 HTTP/1.1\r\nHost: a\r\n\r\n", &r);
 	harness_resp_free(&r);
 	fds0 = harness_fd_count(g.pid);
@@ -201,7 +202,7 @@ Test(lifecycle, vanishing_clients_leave_nothing_behind, .timeout = 60)
 			break;
 		case 1: /* mid-request-body */
 			harness_send_str(fd, "POST /sha256 HTTP/1.1\r\nHost: a\r\n"
-					     "Content-Length: 100000\r\n\r\nabc");
+			                     "Content-Length: 100000\r\n\r\nabc");
 			break;
 		case 2: /* mid-response: a big body it never reads */
 			harness_send_str(fd, "GET /bytes/50000000 HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -239,10 +240,10 @@ Test(lifecycle, access_log_line_per_request, .timeout = 60)
 	close(fd);
 	harness_origin_start(&o, NULL);
 	harness_gw_start(&g,
-			 "[gateway]\nlisten = 127.0.0.1:0\nworkers = 1\naccess_log = %s\n"
-			 "[upstream o]\nservers = 127.0.0.1:%d\n"
-			 "[route web]\npath_prefix = /\nupstream = o\n",
-			 path, o.port);
+	                 "[gateway]\nlisten = 127.0.0.1:0\nworkers = 1\naccess_log = %s\n"
+	                 "[upstream o]\nservers = 127.0.0.1:%d\n"
+	                 "[route web]\npath_prefix = /\nupstream = o\n",
+	                 path, o.port);
 	harness_request(g.port, "GET /bytes/7?x=1 HTTP/1.1\r\nHost: a\r\n\r\n", &r);
 	harness_resp_free(&r);
 	harness_request(g.port, "GET /x?q=\"1\" HTTP/1.1\r\nHost: a\r\n\r\n", &r);
@@ -252,16 +253,17 @@ Test(lifecycle, access_log_line_per_request, .timeout = 60)
 	harness_gw_stop(&g, false); /* the batch is written at the latest on exit */
 	log = harness_slurp(path);
 	cr_expect_not_null(strstr(log, " method=GET target=\"/bytes/7?x=1\" proto=HTTP/1.1 "
-				       "status=200 bytes_in=0 "),
-			   "%s", log);
+	                               "status=200 bytes_in=0 "),
+	                   "%s", log);
 	/* quotes in a logged value are escaped: a client cannot forge fields */
 	cr_expect_not_null(strstr(log, " target=\"/x?q=\\\"1\\\"\" proto=HTTP/1.1 status=400 "),
-			   "%s", log);
+	                   "%s", log);
 	cr_expect_not_null(strstr(log, " route=web upstream=o server=127.0.0.1:"), "%s", log);
 	line2 = strstr(log, "target=\"/\"");
 	cr_assert_not_null(line2);
 	cr_expect_not_null(strstr(line2, " status=400 "), "%s", line2);
-	cr_expect_not_null(strstr(line2, " error=\"missing, duplicate or invalid Host\""), "%s", line2);
+	cr_expect_not_null(strstr(line2, " error=\"missing, duplicate or invalid Host\""), "%s",
+	                   line2);
 	free(log);
 	unlink(path);
 	harness_kill(&o);

@@ -10,12 +10,12 @@
 
 static struct hproc origin, gw;
 
-#define GW_CONF                                                                  \
-	"[gateway]\nlisten = 127.0.0.1:0\nworkers = 2\naccess_log = off\n"      \
-	"[upstream o]\nservers = 127.0.0.1:%d\n"                                 \
-	"[route r]\npath_prefix = /\nupstream = o\n"                             \
-	"[route api]\nhost = *.example.com\npath_prefix = /api\nmethods = GET\n" \
-	"upstream = o\n"                                                         \
+#define GW_CONF                                                                                    \
+	"[gateway]\nlisten = 127.0.0.1:0\nworkers = 2\naccess_log = off\n"                         \
+	"[upstream o]\nservers = 127.0.0.1:%d\n"                                                   \
+	"[route r]\npath_prefix = /\nupstream = o\n"                                               \
+	"[route api]\nhost = *.example.com\npath_prefix = /api\nmethods = GET\n"                   \
+	"upstream = o\n"                                                                           \
 	"[route only-shop]\nhost = shop.test\npath_prefix = /x\nupstream = o\n"
 
 static void setup(void)
@@ -36,15 +36,17 @@ Test(proxy, get_arrives_with_forwarding_fields_and_without_hop_by_hop)
 {
 	struct hresp r;
 
-	harness_request(gw.port,
-			"GET /echo?q=1 HTTP/1.1\r\nHost: svc.test\r\nUser-Agent: t\r\n"
-			"Connection: keep-alive, X-Private\r\nX-Private: secret\r\nKeep-Alive: 5\r\n"
-			"TE: trailers\r\nProxy-Authorization: x\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n",
-			&r);
+	harness_request(
+	        gw.port,
+	        "GET /echo?q=1 HTTP/1.1\r\nHost: svc.test\r\nUser-Agent: t\r\n"
+	        "Connection: keep-alive, X-Private\r\nX-Private: secret\r\nKeep-Alive: 5\r\n"
+	        "TE: trailers\r\nProxy-Authorization: x\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n",
+	        &r);
 	cr_assert_eq(r.status, 200);
-	cr_expect_str_eq(r.body, "GET /echo?q=1 HTTP/1.1\r\nHost: svc.test\r\nUser-Agent: t\r\n"
-				 "X-Forwarded-For: 10.0.0.1, 127.0.0.1\r\nX-Forwarded-Proto: http\r\n"
-				 "X-Forwarded-Host: svc.test\r\n\r\n");
+	cr_expect_str_eq(r.body,
+	                 "GET /echo?q=1 HTTP/1.1\r\nHost: svc.test\r\nUser-Agent: t\r\n"
+	                 "X-Forwarded-For: 10.0.0.1, 127.0.0.1\r\nX-Forwarded-Proto: http\r\n"
+	                 "X-Forwarded-Host: svc.test\r\n\r\n");
 	cr_expect_not_null(harness_field(&r, "X-Origin-Conn"));
 	harness_resp_free(&r);
 }
@@ -88,12 +90,12 @@ Test(proxy, post_with_length_is_forwarded_exactly)
 {
 	struct hresp r;
 
-	harness_request(gw.port,
-			"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello", &r);
+	harness_request(gw.port, "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+	                &r);
 	cr_assert_eq(r.status, 200);
 	cr_expect_str_eq(r.body, "POST /echo HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 127.0.0.1\r\n"
-				 "X-Forwarded-Proto: http\r\nX-Forwarded-Host: a\r\n"
-				 "Content-Length: 5\r\n\r\nhello");
+	                         "X-Forwarded-Proto: http\r\nX-Forwarded-Host: a\r\n"
+	                         "Content-Length: 5\r\n\r\nhello");
 	harness_resp_free(&r);
 }
 
@@ -102,14 +104,14 @@ Test(proxy, chunked_request_is_reframed_chunked)
 	struct hresp r;
 
 	harness_request(gw.port,
-			"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
-			"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n",
-			&r);
+	                "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+	                "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n",
+	                &r);
 	cr_assert_eq(r.status, 200);
 	cr_expect_str_eq(r.body, "POST /echo HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 127.0.0.1\r\n"
-				 "X-Forwarded-Proto: http\r\nX-Forwarded-Host: a\r\n"
-				 "Transfer-Encoding: chunked\r\n\r\n"
-				 "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+	                         "X-Forwarded-Proto: http\r\nX-Forwarded-Host: a\r\n"
+	                         "Transfer-Encoding: chunked\r\n\r\n"
+	                         "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
 	harness_resp_free(&r);
 }
 
@@ -152,7 +154,8 @@ Test(proxy, keepalive_reuses_one_upstream_connection)
 	harness_close(fd);
 	harness_origin_stats(origin.port, &c1, &r1);
 	/* +1 for the stats query itself, which is a direct connection */
-	cr_expect_eq(c1 - c0, 1 + 1, "origin saw %ld new connections for 100 requests", c1 - c0 - 1);
+	cr_expect_eq(c1 - c0, 1 + 1, "origin saw %ld new connections for 100 requests",
+	             c1 - c0 - 1);
 	cr_expect_eq(r1 - r0, 100 + 1);
 }
 
@@ -183,11 +186,12 @@ Test(proxy, absolute_form_becomes_origin_form)
 	struct hresp r;
 
 	harness_request(gw.port,
-			"GET http://api.example.com/api/x HTTP/1.1\r\nHost: ignored.test\r\n\r\n", &r);
+	                "GET http://api.example.com/api/x HTTP/1.1\r\nHost: ignored.test\r\n\r\n",
+	                &r);
 	cr_assert_eq(r.status, 200);
 	cr_expect_str_eq(r.body, "GET /api/x HTTP/1.1\r\nHost: api.example.com\r\n"
-				 "X-Forwarded-For: 127.0.0.1\r\nX-Forwarded-Proto: http\r\n"
-				 "X-Forwarded-Host: api.example.com\r\n\r\n");
+	                         "X-Forwarded-For: 127.0.0.1\r\nX-Forwarded-Proto: http\r\n"
+	                         "X-Forwarded-Host: api.example.com\r\n\r\n");
 	harness_resp_free(&r);
 }
 
@@ -197,8 +201,10 @@ Test(proxy, routes_fall_back_by_method_and_host)
 
 	/* *.example.com only routes /api with GET; POST falls to no route since
 	 * the host-specific route wins first and has no POST */
-	harness_request(gw.port, "POST /api/x HTTP/1.1\r\nHost: a.example.com\r\n"
-				 "Content-Length: 0\r\n\r\n", &r);
+	harness_request(gw.port,
+	                "POST /api/x HTTP/1.1\r\nHost: a.example.com\r\n"
+	                "Content-Length: 0\r\n\r\n",
+	                &r);
 	cr_expect_eq(r.status, 200, "the catch-all route serves what the wildcard refuses");
 	harness_resp_free(&r);
 	harness_request(gw.port, "GET /nothing HTTP/1.1\r\nHost: shop.test\r\n\r\n", &r);
@@ -212,11 +218,12 @@ Test(proxy, expect_100_continue)
 	struct hresp r;
 
 	harness_send_str(fd, "POST /sha256 HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
-			     "Content-Length: 3\r\n\r\n");
+	                     "Content-Length: 3\r\n\r\n");
 	harness_send_str(fd, "abc");
 	cr_assert_eq(harness_read_resp(fd, &r, false, 5000), 0);
 	cr_expect_eq(r.status, 200);
-	cr_expect_str_eq(r.body, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	cr_expect_str_eq(r.body,
+	                 "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	harness_resp_free(&r);
 	harness_close(fd);
 }
@@ -229,7 +236,7 @@ Test(proxy, websocket_is_tunnelled)
 	ssize_t n = 0;
 
 	harness_send_str(fd, "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
-			     "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n");
+	                     "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n");
 	cr_assert_eq(harness_read_resp(fd, &r, false, 5000), 0);
 	cr_assert_eq(r.status, 101);
 	cr_expect_str_eq(harness_field(&r, "Upgrade"), "websocket");

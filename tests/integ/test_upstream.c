@@ -32,11 +32,11 @@ static void setup(void)
 {
 	harness_origin_start(&origin, NULL);
 	harness_gw_start(&gw,
-			 "[gateway]\nlisten = 127.0.0.1:0\nworkers = 1\naccess_log = off\n"
-			 "[upstream o]\nservers = 127.0.0.1:%d\nresponse_timeout_ms = 400\n"
-			 "max_fails = 0\n"
-			 "[route r]\npath_prefix = /\nupstream = o\n",
-			 origin.port);
+	                 "[gateway]\nlisten = 127.0.0.1:0\nworkers = 1\naccess_log = off\n"
+	                 "[upstream o]\nservers = 127.0.0.1:%d\nresponse_timeout_ms = 400\n"
+	                 "max_fails = 0\n"
+	                 "[route r]\npath_prefix = /\nupstream = o\n",
+	                 origin.port);
 }
 
 static void teardown(void)
@@ -54,17 +54,17 @@ struct fault_case {
 };
 
 static const struct fault_case faults[] = {
-	{"/fault/hang", 504, "did not respond in time"},
-	{"/fault/close-before-head", 502, "closed the connection"},
-	{"/fault/half-head", 502, "closed mid-head"},
-	{"/fault/garbage", 502, "invalid response"},
-	{"/fault/dup-cl", 502, "invalid response"},
-	{"/fault/cl-te", 502, "invalid response"},
-	{"/fault/obs-fold", 502, "invalid response"},
-	{"/fault/huge-head", 502, "invalid response"},
-	{"/fault/reset", 502, ""},
-	{"/fault/close-mid-body", 0, NULL},
-	{"/fault/bad-chunk", 0, NULL},
+        {"/fault/hang", 504, "did not respond in time"},
+        {"/fault/close-before-head", 502, "closed the connection"},
+        {"/fault/half-head", 502, "closed mid-head"},
+        {"/fault/garbage", 502, "invalid response"},
+        {"/fault/dup-cl", 502, "invalid response"},
+        {"/fault/cl-te", 502, "invalid response"},
+        {"/fault/obs-fold", 502, "invalid response"},
+        {"/fault/huge-head", 502, "invalid response"},
+        {"/fault/reset", 502, ""},
+        {"/fault/close-mid-body", 0, NULL},
+        {"/fault/bad-chunk", 0, NULL},
 };
 
 Test(upstream, faults_map_to_statuses_and_never_reuse)
@@ -122,13 +122,13 @@ Test(upstream, refused_is_502_and_retried_elsewhere_when_idempotent)
 
 	/* one dead server, one live: round robin hits the dead one half the time */
 	harness_gw_start(&g2,
-			 "[gateway]\nlisten = 127.0.0.1:0\nworkers = 1\naccess_log = off\n"
-			 "[upstream two]\nservers = 127.0.0.1:%d 127.0.0.1:%d\nmax_fails = 0\n"
-			 "keepalive = 0\n"
-			 "[upstream dead]\nservers = 127.0.0.1:%d\n"
-			 "[route d]\npath_prefix = /dead\nupstream = dead\n"
-			 "[route r]\npath_prefix = /\nupstream = two\n",
-			 dead, origin.port, dead);
+	                 "[gateway]\nlisten = 127.0.0.1:0\nworkers = 1\naccess_log = off\n"
+	                 "[upstream two]\nservers = 127.0.0.1:%d 127.0.0.1:%d\nmax_fails = 0\n"
+	                 "keepalive = 0\n"
+	                 "[upstream dead]\nservers = 127.0.0.1:%d\n"
+	                 "[route d]\npath_prefix = /dead\nupstream = dead\n"
+	                 "[route r]\npath_prefix = /\nupstream = two\n",
+	                 dead, origin.port, dead);
 	for (int i = 0; i < 6; i++) {
 		harness_request(g2.port, "GET /bytes/10 HTTP/1.1\r\nHost: a\r\n\r\n", &r);
 		cr_expect_eq(r.status, 200, "GET %d: retried on the live server", i);
@@ -136,8 +136,9 @@ Test(upstream, refused_is_502_and_retried_elsewhere_when_idempotent)
 	}
 	harness_origin_stats(origin.port, &c0, &r0);
 	for (int i = 0; i < 4; i++) {
-		harness_request(g2.port, "POST /sha256 HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx",
-				&r);
+		harness_request(g2.port,
+		                "POST /sha256 HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx",
+		                &r);
 		cr_expect(r.status == 200 || r.status == 502, "POST %d: %d", i, r.status);
 		harness_resp_free(&r);
 	}
@@ -158,11 +159,11 @@ Test(upstream, round_robin_and_ejection)
 
 	harness_origin_start(&o2, NULL);
 	harness_gw_start(&g2,
-			 "[gateway]\nlisten = 127.0.0.1:0\nworkers = 1\naccess_log = off\n"
-			 "[upstream two]\nservers = 127.0.0.1:%d 127.0.0.1:%d\n"
-			 "max_fails = 2\nfail_timeout_ms = 60000\nretry_connect = off\n"
-			 "[route r]\npath_prefix = /\nupstream = two\n",
-			 origin.port, o2.port);
+	                 "[gateway]\nlisten = 127.0.0.1:0\nworkers = 1\naccess_log = off\n"
+	                 "[upstream two]\nservers = 127.0.0.1:%d 127.0.0.1:%d\n"
+	                 "max_fails = 2\nfail_timeout_ms = 60000\nretry_connect = off\n"
+	                 "[route r]\npath_prefix = /\nupstream = two\n",
+	                 origin.port, o2.port);
 	harness_origin_stats(origin.port, &a0, &ar0);
 	harness_origin_stats(o2.port, &b0, &br0);
 	for (int i = 0; i < 10; i++) {

@@ -95,7 +95,8 @@ static void harness_tmp(char *buf, size_t len, const char *what)
 
 void harness_origin_start(struct hproc *o, const char *extra_arg)
 {
-	char *argv[] = {"python3", TG_SOURCE_DIR "/tests/support/origin.py", (char *)extra_arg, NULL};
+	char *argv[] = {"python3", TG_SOURCE_DIR "/tests/support/origin.py", (char *)extra_arg,
+	                NULL};
 	char *s;
 
 	memset(o, 0, sizeof(*o));
@@ -158,7 +159,7 @@ void harness_gw_stop(struct hproc *g, bool allow_errors)
 	st = harness_wait_exit(g->pid, 10000);
 	log = harness_slurp(g->err_path);
 	cr_expect(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-		  "tracegate did not exit 0 on SIGTERM (status %d): %s", st, log);
+	          "tracegate did not exit 0 on SIGTERM (status %d): %s", st, log);
 	if (!allow_errors)
 		cr_expect_null(strstr(log, " error ["), "unexpected error lines: %s", log);
 	free(log);
@@ -202,7 +203,7 @@ int harness_connect(int port)
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	cr_assert(fd >= 0);
 	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "connect: %s",
-		     strerror(errno));
+	             strerror(errno));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
 }
@@ -265,7 +266,8 @@ static struct hbuf harness_left[1024];
 static char *hbuf_line(struct hbuf *h)
 {
 	for (;;) {
-		char *nl = h->len > h->off ? memmem(h->b + h->off, h->len - h->off, "\r\n", 2) : NULL;
+		char *nl =
+		        h->len > h->off ? memmem(h->b + h->off, h->len - h->off, "\r\n", 2) : NULL;
 
 		if (nl) {
 			char *line = h->b + h->off;
@@ -383,7 +385,7 @@ void harness_request(int port, const char *req, struct hresp *r)
 
 	harness_send_str(fd, req);
 	cr_assert_eq(harness_read_resp(fd, r, strncmp(req, "HEAD ", 5) == 0, 10000), 0,
-		     "no response to %s", req);
+	             "no response to %s", req);
 	harness_close(fd);
 }
 

@@ -52,8 +52,8 @@ struct hresp {
 	char head[65536]; /* status line and fields, NUL-terminated */
 	char *body;       /* malloc'd */
 	size_t body_len;
-	bool closed;      /* the gateway closed the connection after it */
-	bool complete;    /* the body was complete per its framing */
+	bool closed;   /* the gateway closed the connection after it */
+	bool complete; /* the body was complete per its framing */
 };
 
 /* Reads one response from <fd> (no body for HEAD when <head_req>); waits at

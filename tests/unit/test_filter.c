@@ -50,10 +50,10 @@ static void any_end(struct txn *t, void *ctx)
 	mark('e');
 }
 
-static const struct flt_ops fa = {.name = "a", .on_request = a_req, .on_response = a_resp,
-				  .on_end = any_end};
-static const struct flt_ops fb = {.name = "b", .on_request = b_req, .on_response = b_resp,
-				  .on_end = any_end};
+static const struct flt_ops fa = {
+        .name = "a", .on_request = a_req, .on_response = a_resp, .on_end = any_end};
+static const struct flt_ops fb = {
+        .name = "b", .on_request = b_req, .on_response = b_resp, .on_end = any_end};
 static const struct flt_ops fr = {.name = "refuse", .on_request = refuse_req, .on_end = any_end};
 static const struct flt_ops fnone = {.name = "none"};
 

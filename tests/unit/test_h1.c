@@ -9,8 +9,8 @@
 
 #include "h1.h"
 
-static const struct h1_limits lim = {.max_head_bytes = 2048, .max_target_bytes = 200,
-				     .max_headers = 16};
+static const struct h1_limits lim = {
+        .max_head_bytes = 2048, .max_target_bytes = 200, .max_headers = 16};
 
 struct req_case {
 	const char *name;
@@ -21,105 +21,131 @@ struct req_case {
 	int64_t cl;
 };
 
-#define OK(n, h, f, cl) {n, h, 0, 1, f, cl}
-#define BAD(n, h, e) {n, h, 0, e, 0, -1}
+#define OK(n, h, f, cl)                                                                            \
+	{                                                                                          \
+		n, h, 0, 1, f, cl                                                                  \
+	}
+#define BAD(n, h, e)                                                                               \
+	{                                                                                          \
+		n, h, 0, e, 0, -1                                                                  \
+	}
 
 static const struct req_case reqs[] = {
-	OK("simple", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", 0, -1),
-	OK("query and pct", "GET /a/b%20c?x=1&y=%2F HTTP/1.1\r\nHost: a\r\n\r\n", 0, -1),
-	OK("1.0 no host", "GET / HTTP/1.0\r\n\r\n", 0, -1),
-	OK("cl", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n", H1_F_HAS_CL, 10),
-	OK("cl same twice", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
-	   H1_F_HAS_CL, 5),
-	OK("cl list same", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n", H1_F_HAS_CL, 5),
-	OK("te chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", H1_F_CHUNKED,
-	   -1),
-	OK("te htab ows", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\tChunked \r\n\r\n",
-	   H1_F_CHUNKED, -1),
-	OK("conn close", "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", H1_F_CONN_CLOSE, -1),
-	OK("conn keepalive", "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", H1_F_CONN_KEEPALIVE, -1),
-	OK("upgrade", "GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",
-	   H1_F_CONN_UPGRADE, -1),
-	OK("upgrade without field", "GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n\r\n", 0, -1),
-	OK("expect", "POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n",
-	   H1_F_EXPECT_CONTINUE | H1_F_HAS_CL, 1),
-	OK("absolute", "GET http://b.test:8080/p?q HTTP/1.1\r\nHost: a\r\n\r\n", H1_F_ABSOLUTE_FORM, -1),
-	OK("asterisk", "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", H1_F_ASTERISK_FORM, -1),
-	OK("obs-text value", "GET / HTTP/1.1\r\nHost: a\r\nX-A: caf\xc3\xa9\r\n\r\n", 0, -1),
-	OK("ipv6 host", "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", 0, -1),
-	OK("empty value", "GET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\n\r\n", 0, -1),
-	OK("extension method", "PURGE /x HTTP/1.1\r\nHost: a\r\n\r\n", 0, -1),
+        OK("simple", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", 0, -1),
+        OK("query and pct", "GET /a/b%20c?x=1&y=%2F HTTP/1.1\r\nHost: a\r\n\r\n", 0, -1),
+        OK("1.0 no host", "GET / HTTP/1.0\r\n\r\n", 0, -1),
+        OK("cl", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n", H1_F_HAS_CL, 10),
+        OK("cl same twice",
+           "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+           H1_F_HAS_CL, 5),
+        OK("cl list same", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n",
+           H1_F_HAS_CL, 5),
+        OK("te chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+           H1_F_CHUNKED, -1),
+        OK("te htab ows", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\tChunked \r\n\r\n",
+           H1_F_CHUNKED, -1),
+        OK("conn close", "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", H1_F_CONN_CLOSE,
+           -1),
+        OK("conn keepalive", "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
+           H1_F_CONN_KEEPALIVE, -1),
+        OK("upgrade",
+           "GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",
+           H1_F_CONN_UPGRADE, -1),
+        OK("upgrade without field", "GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n\r\n", 0,
+           -1),
+        OK("expect",
+           "POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n",
+           H1_F_EXPECT_CONTINUE | H1_F_HAS_CL, 1),
+        OK("absolute", "GET http://b.test:8080/p?q HTTP/1.1\r\nHost: a\r\n\r\n", H1_F_ABSOLUTE_FORM,
+           -1),
+        OK("asterisk", "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", H1_F_ASTERISK_FORM, -1),
+        OK("obs-text value", "GET / HTTP/1.1\r\nHost: a\r\nX-A: caf\xc3\xa9\r\n\r\n", 0, -1),
+        OK("ipv6 host", "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", 0, -1),
+        OK("empty value", "GET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\n\r\n", 0, -1),
+        OK("extension method", "PURGE /x HTTP/1.1\r\nHost: a\r\n\r\n", 0, -1),
 
-	/* smuggling */
-	BAD("CL.TE", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n",
-	    H1_E_CL_AND_TE),
-	BAD("TE.CL", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n",
-	    H1_E_CL_AND_TE),
-	BAD("cl differ", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\n",
-	    H1_E_CONTENT_LENGTH),
-	BAD("cl list differ", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4, 5\r\n\r\n",
-	    H1_E_CONTENT_LENGTH),
-	BAD("cl plus", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +4\r\n\r\n", H1_E_CONTENT_LENGTH),
-	BAD("cl hex", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x4\r\n\r\n", H1_E_CONTENT_LENGTH),
-	BAD("cl empty", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", H1_E_CONTENT_LENGTH),
-	BAD("cl overflow", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n",
-	    H1_E_CONTENT_LENGTH),
-	BAD("cl inner space", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1 2\r\n\r\n",
-	    H1_E_CONTENT_LENGTH),
-	BAD("te xchunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n",
-	    H1_E_TRANSFER_ENCODING),
-	BAD("te chunked twice", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
-	    H1_E_TRANSFER_ENCODING),
-	BAD("te two fields", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
-			     "Transfer-Encoding: chunked\r\n\r\n", H1_E_TRANSFER_ENCODING),
-	BAD("te gzip chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
-	    H1_E_TRANSFER_ENCODING),
-	BAD("te identity", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n",
-	    H1_E_TRANSFER_ENCODING),
-	BAD("te quoted", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \"chunked\"\r\n\r\n",
-	    H1_E_TRANSFER_ENCODING),
-	BAD("te in 1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", H1_E_TRANSFER_ENCODING),
-	BAD("space before colon", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n",
-	    H1_E_HEADER_NAME),
-	BAD("obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n", H1_E_OBS_FOLD),
-	BAD("fold first line", "GET / HTTP/1.1\r\n Host: a\r\n\r\n", H1_E_OBS_FOLD),
+        /* smuggling */
+        BAD("CL.TE",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n",
+            H1_E_CL_AND_TE),
+        BAD("TE.CL",
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n",
+            H1_E_CL_AND_TE),
+        BAD("cl differ",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\n",
+            H1_E_CONTENT_LENGTH),
+        BAD("cl list differ", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4, 5\r\n\r\n",
+            H1_E_CONTENT_LENGTH),
+        BAD("cl plus", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +4\r\n\r\n",
+            H1_E_CONTENT_LENGTH),
+        BAD("cl hex", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x4\r\n\r\n",
+            H1_E_CONTENT_LENGTH),
+        BAD("cl empty", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n",
+            H1_E_CONTENT_LENGTH),
+        BAD("cl overflow",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n",
+            H1_E_CONTENT_LENGTH),
+        BAD("cl inner space", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1 2\r\n\r\n",
+            H1_E_CONTENT_LENGTH),
+        BAD("te xchunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n",
+            H1_E_TRANSFER_ENCODING),
+        BAD("te chunked twice",
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+            H1_E_TRANSFER_ENCODING),
+        BAD("te two fields",
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n",
+            H1_E_TRANSFER_ENCODING),
+        BAD("te gzip chunked",
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            H1_E_TRANSFER_ENCODING),
+        BAD("te identity", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n",
+            H1_E_TRANSFER_ENCODING),
+        BAD("te quoted", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \"chunked\"\r\n\r\n",
+            H1_E_TRANSFER_ENCODING),
+        BAD("te in 1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+            H1_E_TRANSFER_ENCODING),
+        BAD("space before colon",
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n", H1_E_HEADER_NAME),
+        BAD("obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n", H1_E_OBS_FOLD),
+        BAD("fold first line", "GET / HTTP/1.1\r\n Host: a\r\n\r\n", H1_E_OBS_FOLD),
 
-	/* characters and line endings */
-	BAD("bare LF end", "GET / HTTP/1.1\r\nHost: a\n\r\n", H1_E_HEADER_VALUE),
-	BAD("bare LF request line", "GET / HTTP/1.1\nHost: a\r\n\r\n", H1_E_SYNTAX),
-	BAD("bare CR", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\rc\r\n\r\n", H1_E_HEADER_VALUE),
-	{"NUL", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\0c\r\n\r\n", 38, H1_E_HEADER_VALUE, 0, -1},
-	BAD("ctl", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\x07\r\n\r\n", H1_E_HEADER_VALUE),
-	BAD("del", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\x7f\r\n\r\n", H1_E_HEADER_VALUE),
-	BAD("empty name", "GET / HTTP/1.1\r\nHost: a\r\n: v\r\n\r\n", H1_E_HEADER_NAME),
-	BAD("name with slash", "GET / HTTP/1.1\r\nHost: a\r\nX/A: v\r\n\r\n", H1_E_HEADER_NAME),
+        /* characters and line endings */
+        BAD("bare LF end", "GET / HTTP/1.1\r\nHost: a\n\r\n", H1_E_HEADER_VALUE),
+        BAD("bare LF request line", "GET / HTTP/1.1\nHost: a\r\n\r\n", H1_E_SYNTAX),
+        BAD("bare CR", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\rc\r\n\r\n", H1_E_HEADER_VALUE),
+        {"NUL", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\0c\r\n\r\n", 38, H1_E_HEADER_VALUE, 0, -1},
+        BAD("ctl", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\x07\r\n\r\n", H1_E_HEADER_VALUE),
+        BAD("del", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\x7f\r\n\r\n", H1_E_HEADER_VALUE),
+        BAD("empty name", "GET / HTTP/1.1\r\nHost: a\r\n: v\r\n\r\n", H1_E_HEADER_NAME),
+        BAD("name with slash", "GET / HTTP/1.1\r\nHost: a\r\nX/A: v\r\n\r\n", H1_E_HEADER_NAME),
 
-	/* request line */
-	BAD("method paren", "G(T / HTTP/1.1\r\nHost: a\r\n\r\n", H1_E_METHOD),
-	BAD("leading space", " GET / HTTP/1.1\r\nHost: a\r\n\r\n", H1_E_METHOD),
-	BAD("double space", "GET  / HTTP/1.1\r\nHost: a\r\n\r\n", H1_E_TARGET),
-	BAD("target space", "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", H1_E_VERSION),
-	BAD("target fragment", "GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", H1_E_TARGET),
-	BAD("target relative", "GET a/b HTTP/1.1\r\nHost: a\r\n\r\n", H1_E_TARGET),
-	BAD("target bad pct", "GET /%zz HTTP/1.1\r\nHost: a\r\n\r\n", H1_E_TARGET),
-	BAD("target non-ascii", "GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n", H1_E_TARGET),
-	BAD("asterisk get", "GET * HTTP/1.1\r\nHost: a\r\n\r\n", H1_E_TARGET),
-	BAD("absolute ftp", "GET ftp://a/ HTTP/1.1\r\nHost: a\r\n\r\n", H1_E_TARGET),
-	BAD("absolute userinfo", "GET http://u@a/ HTTP/1.1\r\nHost: a\r\n\r\n", H1_E_TARGET),
-	BAD("connect", "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", H1_E_CONNECT),
-	BAD("version 1.2", "GET / HTTP/1.2\r\nHost: a\r\n\r\n", H1_E_VERSION),
-	BAD("version 2", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", H1_E_VERSION),
-	BAD("version lower", "GET / http/1.1\r\nHost: a\r\n\r\n", H1_E_VERSION),
-	BAD("version trailing", "GET / HTTP/1.1 \r\nHost: a\r\n\r\n", H1_E_SYNTAX),
+        /* request line */
+        BAD("method paren", "G(T / HTTP/1.1\r\nHost: a\r\n\r\n", H1_E_METHOD),
+        BAD("leading space", " GET / HTTP/1.1\r\nHost: a\r\n\r\n", H1_E_METHOD),
+        BAD("double space", "GET  / HTTP/1.1\r\nHost: a\r\n\r\n", H1_E_TARGET),
+        BAD("target space", "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", H1_E_VERSION),
+        BAD("target fragment", "GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", H1_E_TARGET),
+        BAD("target relative", "GET a/b HTTP/1.1\r\nHost: a\r\n\r\n", H1_E_TARGET),
+        BAD("target bad pct", "GET /%zz HTTP/1.1\r\nHost: a\r\n\r\n", H1_E_TARGET),
+        BAD("target non-ascii", "GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n", H1_E_TARGET),
+        BAD("asterisk get", "GET * HTTP/1.1\r\nHost: a\r\n\r\n", H1_E_TARGET),
+        BAD("absolute ftp", "GET ftp://a/ HTTP/1.1\r\nHost: a\r\n\r\n", H1_E_TARGET),
+        BAD("absolute userinfo", "GET http://u@a/ HTTP/1.1\r\nHost: a\r\n\r\n", H1_E_TARGET),
+        BAD("connect", "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", H1_E_CONNECT),
+        BAD("version 1.2", "GET / HTTP/1.2\r\nHost: a\r\n\r\n", H1_E_VERSION),
+        BAD("version 2", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", H1_E_VERSION),
+        BAD("version lower", "GET / http/1.1\r\nHost: a\r\n\r\n", H1_E_VERSION),
+        BAD("version trailing", "GET / HTTP/1.1 \r\nHost: a\r\n\r\n", H1_E_SYNTAX),
 
-	/* Host */
-	BAD("no host", "GET / HTTP/1.1\r\nX: y\r\n\r\n", H1_E_HOST),
-	BAD("two hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", H1_E_HOST),
-	BAD("empty host", "GET / HTTP/1.1\r\nHost: \r\n\r\n", H1_E_HOST),
-	BAD("host space", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", H1_E_HOST),
-	BAD("host userinfo", "GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", H1_E_HOST),
-	BAD("host port", "GET / HTTP/1.1\r\nHost: a:8x\r\n\r\n", H1_E_HOST),
-	BAD("host long port", "GET / HTTP/1.1\r\nHost: a:123456\r\n\r\n", H1_E_HOST),
+        /* Host */
+        BAD("no host", "GET / HTTP/1.1\r\nX: y\r\n\r\n", H1_E_HOST),
+        BAD("two hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", H1_E_HOST),
+        BAD("empty host", "GET / HTTP/1.1\r\nHost: \r\n\r\n", H1_E_HOST),
+        BAD("host space", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", H1_E_HOST),
+        BAD("host userinfo", "GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", H1_E_HOST),
+        BAD("host port", "GET / HTTP/1.1\r\nHost: a:8x\r\n\r\n", H1_E_HOST),
+        BAD("host long port", "GET / HTTP/1.1\r\nHost: a:123456\r\n\r\n", H1_E_HOST),
 };
 
 static int parse(const char *buf, size_t len, struct h1_msg *m, struct h1_hdr *hdrs)
@@ -141,7 +167,8 @@ Test(h1, requests_whole_and_bytewise)
 
 		if (c->want > 0) {
 			cr_expect_eq(r, (int)len, "%s: got %d", c->name, r);
-			cr_expect_eq(m.flags & c->flags, c->flags, "%s: flags %x", c->name, m.flags);
+			cr_expect_eq(m.flags & c->flags, c->flags, "%s: flags %x", c->name,
+			             m.flags);
 			cr_expect_eq(m.content_length, c->cl, "%s: cl", c->name);
 		} else {
 			cr_expect_eq(r, c->want, "%s: got %d want %d", c->name, r, c->want);
@@ -149,8 +176,8 @@ Test(h1, requests_whole_and_bytewise)
 		for (size_t n = 1; n < len; n++) {
 			int p = parse(c->head, n, &m, hdrs);
 
-			cr_expect(p == 0 || (c->want < 0 && p == c->want),
-				  "%s: prefix %zu gave %d", c->name, n, p);
+			cr_expect(p == 0 || (c->want < 0 && p == c->want), "%s: prefix %zu gave %d",
+			          c->name, n, p);
 			if (p < 0)
 				break;
 		}
@@ -219,23 +246,23 @@ struct resp_case {
 };
 
 static const struct resp_case resps[] = {
-	{"ok", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n", 200},
-	{"empty reason", "HTTP/1.1 204 \r\n\r\n", 204},
-	{"no reason no sp", "HTTP/1.1 304\r\n\r\n", 304},
-	{"1.0", "HTTP/1.0 200 OK\r\n\r\n", 200},
-	{"100", "HTTP/1.1 100 Continue\r\n\r\n", 100},
-	{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 200},
-	{"garbage", "SSH-2.0-OpenSSH_9.2\r\n\r\n", H1_E_STATUS},
-	{"binary", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", H1_E_STATUS},
-	{"status 600", "HTTP/1.1 600 X\r\n\r\n", H1_E_STATUS},
-	{"status 2 digits", "HTTP/1.1 20 X\r\n\r\n", H1_E_STATUS},
-	{"dup cl", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-	 H1_E_CONTENT_LENGTH},
-	{"cl te", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
-	 H1_E_CL_AND_TE},
-	{"te gzip", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", H1_E_TRANSFER_ENCODING},
-	{"obs-fold", "HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", H1_E_OBS_FOLD},
-	{"bare LF", "HTTP/1.1 200 OK\nX: a\r\n\r\n", H1_E_STATUS},
+        {"ok", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n", 200},
+        {"empty reason", "HTTP/1.1 204 \r\n\r\n", 204},
+        {"no reason no sp", "HTTP/1.1 304\r\n\r\n", 304},
+        {"1.0", "HTTP/1.0 200 OK\r\n\r\n", 200},
+        {"100", "HTTP/1.1 100 Continue\r\n\r\n", 100},
+        {"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 200},
+        {"garbage", "SSH-2.0-OpenSSH_9.2\r\n\r\n", H1_E_STATUS},
+        {"binary", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", H1_E_STATUS},
+        {"status 600", "HTTP/1.1 600 X\r\n\r\n", H1_E_STATUS},
+        {"status 2 digits", "HTTP/1.1 20 X\r\n\r\n", H1_E_STATUS},
+        {"dup cl", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+         H1_E_CONTENT_LENGTH},
+        {"cl te", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+         H1_E_CL_AND_TE},
+        {"te gzip", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", H1_E_TRANSFER_ENCODING},
+        {"obs-fold", "HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", H1_E_OBS_FOLD},
+        {"bare LF", "HTTP/1.1 200 OK\nX: a\r\n\r\n", H1_E_STATUS},
 };
 
 Test(h1, responses_whole_and_bytewise)
@@ -258,7 +285,7 @@ Test(h1, responses_whole_and_bytewise)
 			int v = h1_parse_response(c->head, n, &lim, &p);
 
 			cr_expect(v == 0 || (c->want < 0 && v == c->want), "%s: prefix %zu gave %d",
-				  c->name, n, v);
+			          c->name, n, v);
 			if (v < 0)
 				break;
 		}
@@ -321,24 +348,25 @@ struct chunk_case {
 };
 
 static const struct chunk_case chunks[] = {
-	{"two chunks", "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", "hello world", 1},
-	{"hex case", "A\r\n0123456789\r\na\r\n0123456789\r\n0\r\n\r\n", "01234567890123456789", 1},
-	{"leading zeros", "0005\r\nhello\r\n0\r\n\r\n", "hello", 1},
-	{"extensions", "5;a=b;c=\"q \\\" x\";d\r\nhello\r\n0;z\r\n\r\n", "hello", 1},
-	{"ext bws", "5 ; a = b\r\nhello\r\n0\r\n\r\n", "hello", 1},
-	{"trailers", "5\r\nhello\r\n0\r\nX-T: 1\r\nY: 2\r\n\r\n", "hello", 1},
-	{"empty size", "\r\nhello\r\n", NULL, H1_E_CHUNK_SIZE},
-	{"0x prefix", "0x5\r\nhello\r\n0\r\n\r\n", NULL, H1_E_CHUNK_SIZE},
-	{"negative", "-5\r\nhello\r\n", NULL, H1_E_CHUNK_SIZE},
-	{"inner space", "5 5\r\nhello\r\n", NULL, H1_E_CHUNK_EXT},
-	{"overflow", "fffffffffffffffff\r\n", NULL, H1_E_CHUNK_SIZE},
-	{"bad ext", "5;=b\r\nhello\r\n", NULL, H1_E_CHUNK_EXT},
-	{"ext unterminated quote", "5;a=\"b\r\nhello\r\n", NULL, H1_E_CHUNK_EXT},
-	{"missing crlf", "5\r\nhelloX\r\n0\r\n\r\n", NULL, H1_E_CHUNK_FRAMING},
-	{"bare LF size", "5\nhello\r\n", NULL, H1_E_CHUNK_SIZE},
-	{"bad trailer", "0\r\nX T: 1\r\n\r\n", NULL, H1_E_TRAILER},
-	{"trailer too big", "0\r\nX-T: 0123456789012345678901234567890123456789012345678901234567890\r\n\r\n",
-	 NULL, H1_E_TRAILER},
+        {"two chunks", "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", "hello world", 1},
+        {"hex case", "A\r\n0123456789\r\na\r\n0123456789\r\n0\r\n\r\n", "01234567890123456789", 1},
+        {"leading zeros", "0005\r\nhello\r\n0\r\n\r\n", "hello", 1},
+        {"extensions", "5;a=b;c=\"q \\\" x\";d\r\nhello\r\n0;z\r\n\r\n", "hello", 1},
+        {"ext bws", "5 ; a = b\r\nhello\r\n0\r\n\r\n", "hello", 1},
+        {"trailers", "5\r\nhello\r\n0\r\nX-T: 1\r\nY: 2\r\n\r\n", "hello", 1},
+        {"empty size", "\r\nhello\r\n", NULL, H1_E_CHUNK_SIZE},
+        {"0x prefix", "0x5\r\nhello\r\n0\r\n\r\n", NULL, H1_E_CHUNK_SIZE},
+        {"negative", "-5\r\nhello\r\n", NULL, H1_E_CHUNK_SIZE},
+        {"inner space", "5 5\r\nhello\r\n", NULL, H1_E_CHUNK_EXT},
+        {"overflow", "fffffffffffffffff\r\n", NULL, H1_E_CHUNK_SIZE},
+        {"bad ext", "5;=b\r\nhello\r\n", NULL, H1_E_CHUNK_EXT},
+        {"ext unterminated quote", "5;a=\"b\r\nhello\r\n", NULL, H1_E_CHUNK_EXT},
+        {"missing crlf", "5\r\nhelloX\r\n0\r\n\r\n", NULL, H1_E_CHUNK_FRAMING},
+        {"bare LF size", "5\nhello\r\n", NULL, H1_E_CHUNK_SIZE},
+        {"bad trailer", "0\r\nX T: 1\r\n\r\n", NULL, H1_E_TRAILER},
+        {"trailer too big",
+         "0\r\nX-T: 0123456789012345678901234567890123456789012345678901234567890\r\n\r\n", NULL,
+         H1_E_TRAILER},
 };
 
 Test(h1, chunked_whole_and_bytewise)
@@ -352,8 +380,9 @@ Test(h1, chunked_whole_and_bytewise)
 
 			cr_expect_eq(r, c->want, "%s (bytewise %d): got %d", c->name, bw, r);
 			if (c->body && r == 1)
-				cr_expect(olen == strlen(c->body) && memcmp(out, c->body, olen) == 0,
-					  "%s: body", c->name);
+				cr_expect(olen == strlen(c->body) &&
+				                  memcmp(out, c->body, olen) == 0,
+				          "%s: body", c->name);
 		}
 	}
 }

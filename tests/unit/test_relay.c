@@ -20,22 +20,23 @@ struct relay_case {
 };
 
 static const struct relay_case cases[] = {
-	{"length exact", RELAY_LENGTH, RELAY_LENGTH, 5, "hello", false, 1, "hello", ""},
-	{"length leaves next request", RELAY_LENGTH, RELAY_LENGTH, 5, "helloGET / HTTP/1.1", false, 1,
-	 "hello", "GET / HTTP/1.1"},
-	{"length short", RELAY_LENGTH, RELAY_LENGTH, 10, "hello", false, 0, "hello", ""},
-	{"length short eof", RELAY_LENGTH, RELAY_LENGTH, 10, "hello", true, -1, "hello", ""},
-	{"chunked to chunked", RELAY_CHUNKED, RELAY_CHUNKED, 0,
-	 "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\n\r\nNEXT", false, 1, NULL, "NEXT"},
-	{"chunked to raw", RELAY_CHUNKED, RELAY_CLOSE, 0, "5\r\nhello\r\n0\r\nX-T: 1\r\n\r\n", false,
-	 1, "hello", ""},
-	{"chunked bad size", RELAY_CHUNKED, RELAY_CHUNKED, 0, "zz\r\nhello\r\n", false, -1, NULL, NULL},
-	{"chunked missing crlf", RELAY_CHUNKED, RELAY_CLOSE, 0, "5\r\nhelloXX0\r\n\r\n", false, -1,
-	 NULL, NULL},
-	{"chunked cut", RELAY_CHUNKED, RELAY_CHUNKED, 0, "5\r\nhel", true, -1, NULL, NULL},
-	{"close to chunked", RELAY_CLOSE, RELAY_CHUNKED, 0, "abc", true, 1, NULL, ""},
-	{"close to raw", RELAY_CLOSE, RELAY_CLOSE, 0, "abc", true, 1, "abc", ""},
-	{"none", RELAY_NONE, RELAY_NONE, 0, "GET /", false, 1, "", "GET /"},
+        {"length exact", RELAY_LENGTH, RELAY_LENGTH, 5, "hello", false, 1, "hello", ""},
+        {"length leaves next request", RELAY_LENGTH, RELAY_LENGTH, 5, "helloGET / HTTP/1.1", false,
+         1, "hello", "GET / HTTP/1.1"},
+        {"length short", RELAY_LENGTH, RELAY_LENGTH, 10, "hello", false, 0, "hello", ""},
+        {"length short eof", RELAY_LENGTH, RELAY_LENGTH, 10, "hello", true, -1, "hello", ""},
+        {"chunked to chunked", RELAY_CHUNKED, RELAY_CHUNKED, 0,
+         "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\n\r\nNEXT", false, 1, NULL, "NEXT"},
+        {"chunked to raw", RELAY_CHUNKED, RELAY_CLOSE, 0, "5\r\nhello\r\n0\r\nX-T: 1\r\n\r\n",
+         false, 1, "hello", ""},
+        {"chunked bad size", RELAY_CHUNKED, RELAY_CHUNKED, 0, "zz\r\nhello\r\n", false, -1, NULL,
+         NULL},
+        {"chunked missing crlf", RELAY_CHUNKED, RELAY_CLOSE, 0, "5\r\nhelloXX0\r\n\r\n", false, -1,
+         NULL, NULL},
+        {"chunked cut", RELAY_CHUNKED, RELAY_CHUNKED, 0, "5\r\nhel", true, -1, NULL, NULL},
+        {"close to chunked", RELAY_CLOSE, RELAY_CHUNKED, 0, "abc", true, 1, NULL, ""},
+        {"close to raw", RELAY_CLOSE, RELAY_CLOSE, 0, "abc", true, 1, "abc", ""},
+        {"none", RELAY_NONE, RELAY_NONE, 0, "GET /", false, 1, "", "GET /"},
 };
 
 /* Decodes a chunked sink back to its body, to compare re-framed output. */
@@ -61,7 +62,7 @@ static size_t dechunk(const char *s, size_t n, char *out)
 }
 
 static int run(const struct relay_case *c, bool bytewise, struct evbuffer *src,
-	       struct evbuffer *dst)
+               struct evbuffer *dst)
 {
 	struct relay r;
 	size_t len = strlen(c->input);
@@ -97,20 +98,22 @@ Test(relay, table)
 			char *d = (char *)evbuffer_pullup(dst, -1);
 
 			if (c->want < 0)
-				cr_expect_lt(ret, 0, "%s (bytewise %d): %d", c->name, bytewise, ret);
+				cr_expect_lt(ret, 0, "%s (bytewise %d): %d", c->name, bytewise,
+				             ret);
 			else
-				cr_expect_eq(ret, c->want, "%s (bytewise %d): %d", c->name, bytewise,
-					     ret);
+				cr_expect_eq(ret, c->want, "%s (bytewise %d): %d", c->name,
+				             bytewise, ret);
 			if (c->sink) {
 				cr_expect_eq(dlen, strlen(c->sink), "%s: sink length", c->name);
-				cr_expect(dlen == strlen(c->sink) && (dlen == 0 || memcmp(d, c->sink, dlen) == 0),
-					  "%s: sink bytes", c->name);
+				cr_expect(dlen == strlen(c->sink) &&
+				                  (dlen == 0 || memcmp(d, c->sink, dlen) == 0),
+				          "%s: sink bytes", c->name);
 			}
 			if (c->left && ret == 1) {
 				size_t slen = evbuffer_get_length(src);
 
-				cr_expect_eq(slen, strlen(c->left), "%s (bytewise %d): left", c->name,
-					     bytewise);
+				cr_expect_eq(slen, strlen(c->left), "%s (bytewise %d): left",
+				             c->name, bytewise);
 			}
 			evbuffer_free(src);
 			evbuffer_free(dst);

@@ -7,7 +7,6 @@
  * take. What happens between request and response is proxy.c's.
  */
 #include <errno.h>
-#include <limits.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -34,26 +33,13 @@ static struct h1_limits h1c_limits(const struct cfg_gateway *g)
 	return lim;
 }
 
-/* h1c_parse_into() out of memory: outside the parser's error range, which
- * overlaps negative errno values. */
-#define H1C_NOMEM INT_MIN
-
-/* Starts a txn over the first <len> buffered bytes: copies them into the
- * arena and parses the copy. Returns the parser's verdict or H1C_NOMEM. */
+/* Parses the first <len> buffered bytes as the request head of <t>. */
 static int h1c_parse_into(struct txn *t, const char *p, size_t len)
 {
 	const struct cfg_gateway *g = &t->w->cfg->gw;
 	struct h1_limits lim = h1c_limits(g);
-	char *head = arena_alloc(&t->arena, len);
-	struct h1_hdr *hdrs = arena_alloc(&t->arena, g->max_headers * sizeof(*hdrs));
 
-	if (!head || !hdrs)
-		return H1C_NOMEM;
-	memcpy(head, p, len);
-	t->req.h.hdrs = hdrs;
-	t->req.h.n_hdrs = g->max_headers;
-	t->req.cap = g->max_headers;
-	return h1_parse_request(head, len, &lim, &t->req.h);
+	return http_msg_parse(&t->req, p, len, &lim, t->w->hdr_scratch, g->max_headers, false);
 }
 
 /* Sets keep-alive, upgrade and body framing of a parsed request. Returns 0,
@@ -145,7 +131,7 @@ void h1c_on_head_bytes(struct conn *c)
 	if (err <= 0) {
 		if (err == 0)
 			err = n ? H1_E_SYNTAX : H1_E_HEAD_TOO_LARGE;
-		if (err == H1C_NOMEM) {
+		if (err == HTTP_NOMEM) {
 			h1c_reply_local(t, 500, "out of memory");
 			return;
 		}

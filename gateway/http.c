@@ -12,6 +12,33 @@
 #include "http.h"
 #include "util.h"
 
+/* Fields a filter may add before the array has to grow. */
+#define HTTP_SPARE_FIELDS 8
+
+int http_msg_parse(struct http_msg *m, const char *p, size_t len, const struct h1_limits *lim,
+                   struct h1_hdr *scratch, unsigned n_scratch, bool response)
+{
+	char *head = arena_alloc(m->a, len);
+	int r;
+
+	if (!head)
+		return HTTP_NOMEM;
+	memcpy(head, p, len);
+	m->h.hdrs = scratch;
+	m->h.n_hdrs = n_scratch;
+	r = response ? h1_parse_response(head, len, lim, &m->h)
+	             : h1_parse_request(head, len, lim, &m->h);
+	/* a failed parse keeps its request line for the access log, no fields */
+	if (r <= 0)
+		m->h.n_hdrs = 0;
+	m->cap = m->h.n_hdrs + HTTP_SPARE_FIELDS;
+	m->h.hdrs = arena_alloc(m->a, m->cap * sizeof(*m->h.hdrs));
+	if (!m->h.hdrs)
+		return HTTP_NOMEM;
+	memcpy(m->h.hdrs, scratch, m->h.n_hdrs * sizeof(*m->h.hdrs));
+	return r;
+}
+
 const struct h1_hdr *http_hdr_get(const struct http_msg *m, const char *name)
 {
 	for (unsigned i = 0; i < m->h.n_hdrs; i++) {

@@ -10,6 +10,7 @@
 #define TG_HTTP_H
 
 #include <stdbool.h>
+#include <limits.h>
 #include <stddef.h>
 
 #include "h1.h"
@@ -22,6 +23,15 @@ struct http_msg {
 	unsigned cap;    /* capacity of h.hdrs */
 	struct arena *a; /* where added names and values are copied */
 };
+
+/* Parses a head of <len> bytes at <p> into <m>: the bytes are copied into
+ * the arena, fields are parsed into the worker's <scratch> array (<n_scratch>
+ * slots) and only the fields found are copied out, with room for a few that
+ * filters add. <response> selects the status-line grammar. Returns the
+ * parser's verdict (see h1.h), or HTTP_NOMEM. */
+#define HTTP_NOMEM INT_MIN
+int http_msg_parse(struct http_msg *m, const char *p, size_t len, const struct h1_limits *lim,
+                   struct h1_hdr *scratch, unsigned n_scratch, bool response);
 
 /* Returns the first field named <name> (case-insensitive) or NULL. */
 const struct h1_hdr *http_hdr_get(const struct http_msg *m, const char *name);

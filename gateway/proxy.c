@@ -435,7 +435,6 @@ static int proxy_read_head(struct txn *t)
 	for (;;) {
 		size_t len = evbuffer_get_length(in), want, n;
 		const char *p;
-		char *head;
 		int r;
 
 		if (len == 0)
@@ -445,16 +444,12 @@ static int proxy_read_head(struct txn *t)
 		n = h1_head_scan(p, want, &t->resp_scanned);
 		if (n == 0 && want <= g->max_head_bytes)
 			return 0;
-		head = arena_alloc(&t->arena, n ? n : want);
-		t->resp.h.hdrs = arena_alloc(&t->arena, g->max_headers * sizeof(struct h1_hdr));
-		if (!head || !t->resp.h.hdrs) {
+		r = http_msg_parse(&t->resp, p, n ? n : want, &lim, t->w->hdr_scratch,
+		                   g->max_headers, true);
+		if (r == HTTP_NOMEM) {
 			proxy_fail(t, 502, "upstream response head too large");
 			return -1;
 		}
-		memcpy(head, p, n ? n : want);
-		t->resp.h.n_hdrs = g->max_headers;
-		t->resp.cap = g->max_headers;
-		r = h1_parse_response(head, n ? n : want, &lim, &t->resp.h);
 		if (r <= 0) {
 			log_at(LOG_WARN, t->w->id, t->c->id, t->id, "%s: invalid response: %s",
 			       t->srv->addr->text, r ? h1_err_str(r) : "head too large");
@@ -467,8 +462,6 @@ static int proxy_read_head(struct txn *t)
 		if (t->resp.h.status >= 200 || t->resp.h.status == 101)
 			return 1;
 		h1c_write_interim(t);
-		memset(&t->resp.h, 0, sizeof(t->resp.h));
-		t->resp.h.content_length = -1;
 	}
 }
 

@@ -154,7 +154,9 @@ int worker_init(struct worker *w, int id, const struct cfg *c, const struct flt_
 	w->stop_ev = event_new(w->base, -1, 0, worker_on_stop, w);
 	w->drain_timer = evtimer_new(w->base, worker_on_drain_timeout, w);
 	w->ups = ups_new_all(w, c);
-	if (!w->alog || !w->alog_timer || !w->stop_ev || !w->drain_timer || !w->ups)
+	w->hdr_scratch = calloc(c->gw.max_headers, sizeof(*w->hdr_scratch));
+	if (!w->hdr_scratch || !w->alog || !w->alog_timer || !w->stop_ev || !w->drain_timer ||
+	    !w->ups)
 		return -ENOMEM;
 	for (int i = 0; i < n; i++) {
 		/* backlog -1: the socket is listening already (main.c) */
@@ -194,6 +196,7 @@ void worker_join(struct worker *w)
 		conn_close(c);
 	worker_close_listeners(w);
 	ups_free_all(w->ups, w->cfg->n_upstreams);
+	free(w->hdr_scratch);
 	if (w->alog_fd >= 0)
 		worker_alog_flush(w);
 	evbuffer_free(w->alog);

@@ -15,6 +15,7 @@
 
 #include "cfg.h"
 #include "filter.h"
+#include "h1.h"
 
 struct conn;
 struct ups;
@@ -31,7 +32,8 @@ struct worker {
 	int n_listen;
 	bool paused; /* listeners disabled at max_connections */
 
-	struct ups *ups; /* one per cfg upstream, same index */
+	struct ups *ups;            /* one per cfg upstream, same index */
+	struct h1_hdr *hdr_scratch; /* max_headers slots: heads parse here first */
 
 	TAILQ_HEAD(, conn) conns;
 	uint32_t n_conns;

@@ -12,6 +12,9 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+/* Largest single read or write on a socket, client or upstream. */
+#define CONN_IO_MAX (256 * 1024)
+
 struct bufferevent;
 struct event;
 struct txn;
@@ -52,6 +55,14 @@ void conn_close_after_flush(struct conn *c);
 /* Called when the txn of <c> finished: reads the next request (pipelined
  * bytes may already be buffered) or closes if the txn said so. */
 void conn_txn_done(struct conn *c, bool keepalive);
+
+/* Reads what socket <bev> holds into its input buffer until the buffer has
+ * <limit> bytes or the socket is drained. libevent 2.1 reads at most 4 kB
+ * per wakeup; a body relay calls this from its read callback so a 1 MiB
+ * body costs a few large reads instead of 256 loop rounds. An end of
+ * stream seen here is left for libevent to report on its next read (TCP
+ * keeps answering 0). Returns the bytes read. */
+size_t conn_read_more(struct bufferevent *bev, size_t limit);
 
 /* Starts the header_timeout_ms clock for the head being read on <c>. */
 void conn_arm_header_timer(struct conn *c);

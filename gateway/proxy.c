@@ -241,6 +241,8 @@ static void proxy_pump_request(struct txn *t)
 
 	if ((t->flags & TXN_F_REQ_BODY_DONE) || !(t->flags & TXN_F_HEAD_SENT))
 		return;
+	if (evbuffer_get_length(out) < PROXY_HIGH)
+		conn_read_more(t->c->bev, PROXY_HIGH);
 	r = relay_move(&t->req_body, in, out);
 	if (t->req_body.bytes) {
 		t->flags |= TXN_F_BODY_SENT;
@@ -391,6 +393,8 @@ static int proxy_pump_response(struct txn *t)
 	size_t before = evbuffer_get_length(out);
 	int r;
 
+	if (evbuffer_get_length(out) < PROXY_HIGH)
+		conn_read_more(t->uc->bev, PROXY_HIGH);
 	if (t->flags & TXN_F_TUNNEL) {
 		evbuffer_add_buffer(out, bufferevent_get_input(t->uc->bev));
 		r = 0;

@@ -13,6 +13,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "conn.h"
 #include "log.h"
 #include "upool.h"
 #include "upstream.h"
@@ -88,6 +89,8 @@ struct uconn *upool_connect(struct ups_server *s)
 		free(uc);
 		return NULL;
 	}
+	bufferevent_set_max_single_read(uc->bev, CONN_IO_MAX);
+	bufferevent_set_max_single_write(uc->bev, CONN_IO_MAX);
 	uc->srv = s;
 	uc->uses = 1;
 	/* a refused connect is reported through the event callback later */

@@ -410,6 +410,25 @@ const char *harness_field(const struct hresp *r, const char *name)
 	return NULL;
 }
 
+bool harness_wait_closed(int fd, int timeout_ms)
+{
+	struct hbuf *h = &harness_left[fd % 1024];
+	long deadline = harness_now_ms() + timeout_ms;
+
+	if (h->fd == fd && h->eof)
+		return true;
+	while (harness_now_ms() < deadline) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		char b[4096];
+
+		if (poll(&p, 1, (int)(deadline - harness_now_ms())) <= 0)
+			return false;
+		if (recv(fd, b, sizeof(b), 0) <= 0)
+			return true;
+	}
+	return false;
+}
+
 size_t harness_read_all(int fd, char **out, int timeout_ms)
 {
 	struct hbuf h = {.fd = fd, .deadline = harness_now_ms() + timeout_ms};

@@ -67,6 +67,10 @@ void harness_request(int port, const char *req, struct hresp *r);
 /* Returns the value of field <name> in r->head (static buffer) or NULL. */
 const char *harness_field(const struct hresp *r, const char *name);
 
+/* Returns true when the peer closes <fd> within <timeout_ms> (bytes that
+ * arrive first are discarded). */
+bool harness_wait_closed(int fd, int timeout_ms);
+
 /* Reads until the peer closes or <timeout_ms>; returns bytes read (malloc'd). */
 size_t harness_read_all(int fd, char **out, int timeout_ms);
 

@@ -196,12 +196,19 @@ void conn_drain(struct conn *c)
 		conn_close(c);
 }
 
+/* What libevent 2.1's evbuffer_read() takes at most per wakeup. */
+#define CONN_LIBEVENT_READ 4096
+
 size_t conn_read_more(struct bufferevent *bev, size_t limit)
 {
 	struct evbuffer *in = bufferevent_get_input(bev);
 	evutil_socket_t fd = bufferevent_getfd(bev);
 	size_t total = 0;
 
+	/* libevent's own read just took up to 4 kB: less means it drained the
+	 * socket, and another read would only cost a syscall to say EAGAIN */
+	if (evbuffer_get_length(in) < CONN_LIBEVENT_READ)
+		return 0;
 	/* a bufferevent freezes the end of its input: only it may add there */
 	evbuffer_unfreeze(in, 0);
 	while (evbuffer_get_length(in) < limit) {

@@ -113,8 +113,11 @@ static const char *const http_hop_fields[] = {
         "proxy-authorization",
 };
 
-/* Is <h> named by an option of a Connection field of <m>? */
-static bool http_conn_lists(const struct http_msg *m, const struct h1_hdr *h)
+/* Walks the options of the Connection fields of <m>. With <h>: does one
+ * name <h>? Without: does one name any field besides "close", "keep-alive"
+ * and "upgrade", which name hop-by-hop fields anyway? The common message has
+ * none, so forwarding it costs one pass and no walk per field. */
+static bool http_conn_option(const struct http_msg *m, const struct h1_hdr *h)
 {
 	for (unsigned i = 0; i < m->h.n_hdrs; i++) {
 		const struct h1_hdr *c = &m->h.hdrs[i];
@@ -124,30 +127,13 @@ static bool http_conn_lists(const struct http_msg *m, const struct h1_hdr *h)
 		if (!c->name_len || !h1_name_eq(c->name, c->name_len, "connection"))
 			continue;
 		p = c->value;
-		while (h1_list_next(&p, c->value + c->value_len, &tok, &tl))
-			if (tl == h->name_len && strncasecmp(tok, h->name, tl) == 0)
+		while (h1_list_next(&p, c->value + c->value_len, &tok, &tl)) {
+			if (h ? tl == h->name_len && strncasecmp(tok, h->name, tl) == 0
+			      : !h1_name_eq(tok, tl, "close") &&
+			                    !h1_name_eq(tok, tl, "keep-alive") &&
+			                    !h1_name_eq(tok, tl, "upgrade"))
 				return true;
-	}
-	return false;
-}
-
-/* Does <m> carry a Connection field with an option naming another field?
- * "close", "keep-alive" and "upgrade" name fields that are hop-by-hop anyway,
- * so the common case costs one pass and no per-field list walk. */
-static bool http_has_conn_options(const struct http_msg *m)
-{
-	for (unsigned i = 0; i < m->h.n_hdrs; i++) {
-		const struct h1_hdr *c = &m->h.hdrs[i];
-		const char *p, *tok;
-		size_t tl;
-
-		if (!c->name_len || !h1_name_eq(c->name, c->name_len, "connection"))
-			continue;
-		p = c->value;
-		while (h1_list_next(&p, c->value + c->value_len, &tok, &tl))
-			if (!h1_name_eq(tok, tl, "close") && !h1_name_eq(tok, tl, "keep-alive") &&
-			    !h1_name_eq(tok, tl, "upgrade"))
-				return true;
+		}
 	}
 	return false;
 }
@@ -160,17 +146,17 @@ static bool http_hop(const struct http_msg *m, const struct h1_hdr *h, bool conn
 	/* "Proxy-*" is ours to consume, never the origin's (httpoxy and co.) */
 	if (h->name_len > 6 && strncasecmp(h->name, "proxy-", 6) == 0)
 		return true;
-	return conn_options && http_conn_lists(m, h);
+	return conn_options && http_conn_option(m, h);
 }
 
 bool http_is_hop_by_hop(const struct http_msg *m, const struct h1_hdr *h)
 {
-	return http_hop(m, h, http_has_conn_options(m));
+	return http_hop(m, h, http_conn_option(m, NULL));
 }
 
 int http_write_fields(const struct http_msg *m, const char *skip, struct evbuffer *out)
 {
-	bool conn_options = http_has_conn_options(m);
+	bool conn_options = http_conn_option(m, NULL);
 
 	for (unsigned i = 0; i < m->h.n_hdrs; i++) {
 		const struct h1_hdr *h = &m->h.hdrs[i];

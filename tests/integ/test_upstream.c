@@ -4,6 +4,7 @@
  * passive ejection, and other clients served meanwhile. */
 #include <criterion/criterion.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -186,4 +187,27 @@ Test(upstream, round_robin_and_ejection)
 	}
 	cr_expect_eq(failed, 2, "%d requests failed before the ejection", failed);
 	harness_gw_stop(&g2, false);
+}
+
+Test(upstream, idle_connection_closed_by_the_server_is_never_used)
+{
+	struct hresp r;
+	long open_conns = 2; /* the gateway's pooled connection and the stats query */
+
+	/* the origin closes this kept-alive connection 50 ms after answering */
+	harness_request(gw.port, "GET /drop-idle/50 HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	cr_assert_eq(r.status, 200);
+	harness_resp_free(&r);
+	/* wait until the origin has closed it: only the stats query is open */
+	for (int i = 0; i < 500 && open_conns > 1; i++) {
+		harness_origin_open(origin.port, &open_conns);
+		if (open_conns > 1)
+			poll(NULL, 0, 10);
+	}
+	cr_assert_eq(open_conns, 1);
+	/* a POST cannot be retried: it succeeds only on a live connection */
+	harness_request(gw.port, "POST /sha256 HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx",
+	                &r);
+	cr_expect_eq(r.status, 200, "a dead pooled connection was used: %d %s", r.status, r.body);
+	harness_resp_free(&r);
 }

@@ -454,6 +454,17 @@ void harness_origin_stats(int port, long *connections, long *requests)
 	harness_resp_free(&r);
 }
 
+void harness_origin_open(int port, long *open_conns)
+{
+	struct hresp r;
+	char *p;
+
+	harness_request(port, "GET /_origin/stats HTTP/1.1\r\nHost: o\r\n\r\n", &r);
+	p = strstr(r.body, "\"open\":");
+	*open_conns = p ? strtol(p + 7, NULL, 10) : -1;
+	harness_resp_free(&r);
+}
+
 long harness_rss_kb(pid_t pid)
 {
 	char path[64], *s, *p;

@@ -77,6 +77,9 @@ size_t harness_read_all(int fd, char **out, int timeout_ms);
 /* Origin counters from /_origin/stats (queried directly). */
 void harness_origin_stats(int port, long *connections, long *requests);
 
+/* Connections the origin has open now (the query's own included). */
+void harness_origin_open(int port, long *open_conns);
+
 /* /proc readings for <pid>. */
 long harness_rss_kb(pid_t pid);
 int harness_fd_count(pid_t pid);

@@ -12,6 +12,7 @@ Paths:
   /sha256            sha256 hex of the request body; X-Body-Bytes: n
   /slow/MS           answers after MS milliseconds
   /ws                101 to an Upgrade: websocket request, then echoes raw bytes
+  /drop-idle/MS      200 "idle", then closes the kept-alive connection MS ms later
   /fault/hang        reads the request, never answers
   /fault/close-before-head, /fault/half-head, /fault/garbage,
   /fault/close-mid-body (Content-Length 100000, 50000 sent), /fault/dup-cl,
@@ -164,6 +165,10 @@ def handle(sock, conn_id):
             elif parts[0] == "slow":
                 time.sleep(int(parts[1]) / 1000.0)
                 reply(200, ids + [("Content-Length", 4)], b"slow")
+            elif parts[0] == "drop-idle":
+                reply(200, ids + [("Content-Length", 4)], b"idle")
+                time.sleep(int(parts[1]) / 1000.0)
+                return
             elif parts[0] == "ws":
                 send(sock, 101, [("Upgrade", "websocket"), ("Connection", "Upgrade")])
                 if c.buf:

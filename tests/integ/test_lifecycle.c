@@ -268,3 +268,39 @@ Test(lifecycle, access_log_line_per_request, .timeout = 60)
 	unlink(path);
 	harness_kill(&o);
 }
+
+Test(lifecycle, max_connections_pauses_accepting, .timeout = 60)
+{
+	struct hproc o, g;
+	struct hresp r;
+	int a, b, c;
+
+	harness_origin_start(&o, NULL);
+	harness_gw_start(&g,
+	                 "[gateway]\nlisten = 127.0.0.1:0\nworkers = 1\naccess_log = off\n"
+	                 "max_connections = 2\n"
+	                 "[upstream o]\nservers = 127.0.0.1:%d\n"
+	                 "[route r]\npath_prefix = /\nupstream = o\n",
+	                 o.port);
+	a = harness_connect(g.port);
+	b = harness_connect(g.port);
+	/* both are accepted and served */
+	harness_send_str(b, "GET /bytes/1 HTTP/1.1\r\nHost: a\r\n\r\n");
+	cr_assert_eq(harness_read_resp(b, &r, false, 5000), 0);
+	harness_resp_free(&r);
+	/* a third waits in the kernel's backlog: no answer while two are open */
+	c = harness_connect(g.port);
+	harness_send_str(c, "GET /bytes/3 HTTP/1.1\r\nHost: a\r\n\r\n");
+	cr_expect_neq(harness_read_resp(c, &r, false, 300), 0, "served past max_connections");
+	harness_resp_free(&r);
+	/* one closes: accepting resumes and the waiting request is answered */
+	harness_close(a);
+	cr_assert_eq(harness_read_resp(c, &r, false, 5000), 0);
+	cr_expect_eq(r.status, 200);
+	cr_expect_eq(r.body_len, 3);
+	harness_resp_free(&r);
+	harness_close(b);
+	harness_close(c);
+	harness_gw_stop(&g, false);
+	harness_kill(&o);
+}

@@ -15,47 +15,11 @@
 #include <string.h>
 
 #include "cfg.h"
+#include "cfg_ld.h"
 
 #define CFG_LINE_MAX     4096       /* ini_max_line; a line holds 3 bytes less */
 #define CFG_FILE_MAX     (16 << 20) /* larger is not a configuration file */
 #define CFG_ERRORS_SHOWN 100
-#define CFG_NAME_MAX     64 /* section kinds and names */
-
-/* One error message, sorted by line (0 = about the whole file: last). */
-struct cfg_err {
-	int line;
-	int seq;
-	char *text;
-};
-
-/* The state of one load: the text, the reader's position, what was read. */
-struct cfg_ld {
-	const char *file;
-	const char *text;
-	size_t len;
-	size_t pos;
-	int line;               /* of the line last handed to inih */
-	struct cfg_inst *cur;   /* section being read; NULL before the first */
-	bool skip;              /* in a refused section: its keys are not looked at */
-	struct cfg_inst *insts; /* in file order */
-	struct cfg_inst **tail;
-	struct cfg_err *errs;
-	int n_errs, cap_errs;
-	bool oom;
-};
-
-/* One section of the file (or an absent unnamed one, line 0). */
-struct cfg_inst {
-	struct cfg_ld *ld;
-	const struct cfg_section *sec;
-	char *name;                       /* NULL for unnamed sections */
-	char label[2 * CFG_NAME_MAX + 2]; /* "upstream orders", as in messages */
-	int line;
-	int n_errs; /* reported about this section */
-	void *obj;
-	int *key_line; /* per key: line set, negative if refused */
-	struct cfg_inst *next;
-};
 
 /* Records "FILE:LINE: [SECTION] KEY: message"; <label> and <key> may be NULL. */
 static void cfg_verr(struct cfg_ld *ld, int line, const char *label, const char *key,
@@ -94,11 +58,7 @@ static void cfg_verr(struct cfg_ld *ld, int line, const char *label, const char 
 	e->seq = ld->n_errs++;
 }
 
-static void cfg_err(struct cfg_ld *ld, int line, const char *label, const char *key,
-                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void cfg_err(struct cfg_ld *ld, int line, const char *label, const char *key,
-                    const char *fmt, ...)
+void cfg_err(struct cfg_ld *ld, int line, const char *label, const char *key, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -107,7 +67,7 @@ static void cfg_err(struct cfg_ld *ld, int line, const char *label, const char *
 	va_end(ap);
 }
 
-static int cfg_key_index(const struct cfg_section *sec, const char *key)
+int cfg_key_index(const struct cfg_section *sec, const char *key)
 {
 	int i;
 
@@ -167,7 +127,7 @@ static int cfg_distance(const char *a, const char *b)
 }
 
 /* Keeps *<best> as the candidate nearest to <word>, if near enough. */
-static void cfg_nearest(const char *word, const char *cand, const char **best, int *best_d)
+void cfg_nearest(const char *word, const char *cand, const char **best, int *best_d)
 {
 	int d = cfg_distance(word, cand);
 	int limit = strlen(cand) >= 6 ? 2 : 1;
@@ -203,8 +163,9 @@ static struct cfg_inst *cfg_inst_new(struct cfg_ld *ld, const struct cfg_section
 	in->line = line;
 	in->obj = calloc(1, sec->size);
 	in->key_line = calloc(n_keys + 1, sizeof(int));
+	in->key_val = calloc(n_keys + 1, sizeof(char *));
 	in->name = name ? strdup(name) : NULL;
-	if (!in->obj || !in->key_line || (name && !in->name))
+	if (!in->obj || !in->key_line || !in->key_val || (name && !in->name))
 		goto oom;
 	snprintf(in->label, sizeof(in->label), "%s%s%s", sec->name, name ? " " : "",
 	         name ? name : "");
@@ -215,6 +176,7 @@ oom:
 	if (in) {
 		free(in->obj);
 		free(in->key_line);
+		free(in->key_val);
 		free(in->name);
 		free(in);
 	}
@@ -222,14 +184,29 @@ oom:
 	return NULL;
 }
 
-static void cfg_inst_free(struct cfg_inst *in)
+void cfg_inst_free(struct cfg_inst *in)
 {
+	struct cfg_ovr *o, *next_o;
+	struct cfg_inst *m, *next_m;
+
 	if (in->obj) {
 		cfg_key_free(in->sec->keys, in->obj);
 		free(in->obj);
 	}
+	for (int i = 0; in->key_val && in->sec->keys[i].name; i++)
+		free(in->key_val[i]);
+	for (o = in->ovr; o; o = next_o) {
+		next_o = o->next;
+		free(o->val);
+		free(o);
+	}
+	for (m = in->merged; m; m = next_m) {
+		next_m = m->next;
+		cfg_inst_free(m);
+	}
 	free(in->name);
 	free(in->key_line);
+	free(in->key_val);
 	free(in);
 }
 
@@ -395,9 +372,13 @@ static int cfg_on_key(void *user, const char *section, const char *key, const ch
 		return 1;
 	}
 	i = cfg_key_index(in->sec, key);
+	if (i < 0 && in->sec == &cfg_sections_route && cfg_route_key(ld, in, key, value))
+		return 1;
 	if (i < 0) {
 		for (i = 0; in->sec->keys[i].name; i++)
 			cfg_nearest(key, in->sec->keys[i].name, &best, &best_d);
+		if (in->sec == &cfg_sections_route)
+			cfg_route_nearest(key, &best, &best_d);
 		if (best)
 			cfg_err(ld, ld->line, in->label, NULL,
 			        "unknown key %s (did you mean \"%s\"?)", got, best);
@@ -413,6 +394,8 @@ static int cfg_on_key(void *user, const char *section, const char *key, const ch
 		return 1;
 	}
 	in->key_line[i] = ld->line;
+	if (!(in->key_val[i] = strdup(value)))
+		ld->oom = true;
 	if (cfg_key_set(&in->sec->keys[i], in->obj, value, msg, sizeof(msg)) < 0) {
 		cfg_err(ld, ld->line, in->label, key, "%s", msg);
 		in->key_line[i] = -ld->line;
@@ -505,6 +488,7 @@ static void cfg_cross_check(struct cfg_ld *ld)
 static struct cfg *cfg_build(struct cfg_ld *ld)
 {
 	struct cfg *c = calloc(1, sizeof(*c));
+	struct cfg_route *route = NULL;
 	struct cfg_ext **tail;
 	struct cfg_inst *in;
 	int nu = 0, nr = 0, i, j;
@@ -536,6 +520,7 @@ static struct cfg *cfg_build(struct cfg_ld *ld)
 			memcpy(r, in->obj, sizeof(*r));
 			r->name = in->name;
 			r->line = in->line;
+			route = r;
 		} else {
 			struct cfg_ext *e = calloc(1, sizeof(*e));
 
@@ -555,6 +540,9 @@ static struct cfg *cfg_build(struct cfg_ld *ld)
 		free(in->obj);
 		in->obj = NULL;
 		in->name = NULL;
+		if (route && cfg_route_build(in, route))
+			goto oom;
+		route = NULL;
 	}
 	for (i = 0; i < c->n_routes; i++)
 		for (j = 0; j < c->n_upstreams; j++)
@@ -613,6 +601,8 @@ static int cfg_load_text(const char *file, const char *text, size_t len, FILE *e
 		cfg_inst_finish(&ld, in);
 	if (!ld.oom)
 		cfg_cross_check(&ld);
+	if (!ld.oom)
+		cfg_route_merge(&ld);
 
 	if (ld.n_errs)
 		qsort(ld.errs, (size_t)ld.n_errs, sizeof(*ld.errs), cfg_err_cmp);
@@ -693,9 +683,21 @@ int cfg_load_string(const char *name, const char *text, FILE *err, struct cfg **
 	return cfg_load_text(name, text, strlen(text), err, out);
 }
 
+static void cfg_ext_free(struct cfg_ext *e)
+{
+	struct cfg_ext *next;
+
+	for (; e; e = next) {
+		next = e->next;
+		cfg_key_free(e->sec->keys, e->obj);
+		free(e->obj);
+		free(e->name);
+		free(e);
+	}
+}
+
 void cfg_free(struct cfg *c)
 {
-	struct cfg_ext *e, *next;
 	int i;
 
 	if (!c)
@@ -708,14 +710,9 @@ void cfg_free(struct cfg *c)
 	for (i = 0; i < c->n_routes; i++) {
 		cfg_key_free(cfg_sections_route.keys, &c->routes[i]);
 		free(c->routes[i].name);
+		cfg_ext_free(c->routes[i].ext);
 	}
-	for (e = c->ext; e; e = next) {
-		next = e->next;
-		cfg_key_free(e->sec->keys, e->obj);
-		free(e->obj);
-		free(e->name);
-		free(e);
-	}
+	cfg_ext_free(c->ext);
 	free(c->upstreams);
 	free(c->routes);
 	free(c->path);

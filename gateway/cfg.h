@@ -87,6 +87,8 @@ struct cfg_route {
 	unsigned methods;  /* CFG_M_* */
 	char *upstream_name;
 	struct cfg_upstream *upstream; /* resolved after the whole file is read */
+	struct cfg_ext *ext; /* registered sections with CFG_K_ROUTE keys, as this route sees
+	                      * them: the section's values with the route's overrides */
 };
 
 struct cfg_ext;
@@ -146,6 +148,8 @@ enum cfg_type {
 };
 
 #define CFG_K_REQUIRED 0x1u /* the section is an error without it */
+#define CFG_K_ROUTE    0x2u /* unnamed registered sections: may be set in a [route] too,
+                             * overriding the section's value for that route */
 
 struct cfg_key {
 	const char *name;
@@ -215,6 +219,11 @@ const struct cfg_section *cfg_section_at(int i);
 /* Returns the parsed struct of registered section <section> (<name> NULL for
  * an unnamed one, which is always present), or NULL. */
 const void *cfg_ext_get(const struct cfg *c, const char *section, const char *name);
+
+/* Returns the parsed struct of registered section <section> as route <r> sees
+ * it (the section's values, with the CFG_K_ROUTE keys <r> sets), or NULL when
+ * the section has no such keys. */
+const void *cfg_route_ext(const struct cfg_route *r, const char *section);
 
 /* From a section's check hook: reports an error about <in> at the line of
  * <key> (the section header when <key> is NULL or was not set). */

@@ -6,13 +6,27 @@
 #include <stddef.h>
 
 #include "filter.h"
+#include "trace/trace.h"
 #include "txn.h"
 
 /* Explicit and ordered: adding a filter is one line here, in the place of
- * the chain where it must run. Tracing arrives as the first entry. */
+ * the chain where it must run. Tracing comes first so that its SERVER span
+ * covers what the filters after it do. */
 const struct flt_ops *const flt_builtin[] = {
+        &trace_flt_ops,
         NULL,
 };
+
+int flt_declare_all(const struct flt_ops *const *chain)
+{
+	for (int i = 0; chain[i]; i++) {
+		int err = chain[i]->declare ? chain[i]->declare() : 0;
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
 
 int flt_init_all(const struct flt_ops *const *chain, const struct cfg *c)
 {

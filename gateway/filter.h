@@ -11,7 +11,9 @@
  *                         before routing: 400/404/408/413/431...)
  *   on_attempt            before each upstream attempt's head is written
  *   on_attempt_end        that attempt is over (timings in t->tm)
- *   on_response           upstream response head, before it reaches the client
+ *   on_response           response head, before it reaches the client: the
+ *                         upstream's, or the gateway's own error answer
+ *                         (502, 504...) once on_request ran
  *   on_log                while the access-log line is built
  *   on_end                exactly once per txn, whatever happened (ok, local
  *                         error response, upstream failure, client abort)
@@ -25,6 +27,9 @@ struct txn;
 
 struct flt_ops {
 	const char *name;
+	/* Boot thread, once, before the config is read: registers the
+	 * filter's config sections (cfg_register()). 0 or negative errno. */
+	int (*declare)(void);
 	/* Boot thread, once, after the config is loaded. 0 or negative errno. */
 	int (*init)(const struct cfg *c);
 	void (*deinit)(void);
@@ -44,6 +49,10 @@ struct flt_ops {
 
 /* The built-in filters, in chain order, NULL-terminated. */
 extern const struct flt_ops *const flt_builtin[];
+
+/* Calls declare() of every filter in <chain>. Returns 0 or the first error.
+ * Boot thread, before cfg_load(). */
+int flt_declare_all(const struct flt_ops *const *chain);
 
 /* Calls init() of every filter in <chain>; on a failure, deinit()s the ones
  * already initialised and returns its error. Boot thread. */

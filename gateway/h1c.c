@@ -198,8 +198,18 @@ void h1c_reply_local(struct txn *t, int status, const char *detail)
 	        (t->flags & TXN_F_KEEPALIVE) && (t->flags & TXN_F_REQ_BODY_DONE) && !c->w->draining;
 	blen = snprintf(body, sizeof(body), "%d %s: %s\n", status, reason, detail);
 	evbuffer_add_printf(
-	        out, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s\r\n",
+	        out, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s",
 	        status, reason, blen, keepalive ? "" : "Connection: close\r\n");
+	if (t->flags & TXN_F_FILTERED) {
+		/* filters that saw the request see our answer too (trace headers
+		 * matter most on a 502); an upstream head parsed so far is gone */
+		t->resp.h.n_hdrs = 0;
+		t->resp.h.flags = 0;
+		t->resp.h.status = status;
+		flt_response(t);
+		http_write_fields(&t->resp, NULL, out);
+	}
+	evbuffer_add(out, "\r\n", 2);
 	if (!is_head)
 		evbuffer_add(out, body, (size_t)blen);
 	t->status = status;

@@ -213,6 +213,10 @@ int main(int argc, char **argv)
 		main_usage(stderr);
 		return 2;
 	}
+	if ((rc = flt_declare_all(flt_builtin))) {
+		log_main(LOG_ERROR, "filter configuration tables: %s", strerror(-rc));
+		return 1;
+	}
 	if (cfg_load(path, stderr, &c) < 0)
 		return 2;
 	if (test) {

@@ -301,6 +301,7 @@ static void proxy_attempt(struct txn *t, const struct ups_server *avoid)
 	}
 	t->attempts++;
 	t->srv = s;
+	t->ups_err = TXN_UE_NONE; /* from here on, this attempt's */
 	s->active++;
 	t->flags &= ~(TXN_F_REUSED_CONN | TXN_F_HEAD_SENT | TXN_F_REQ_SENT | TXN_F_CONNECTING);
 	t->resp_scanned = 0;
@@ -344,6 +345,7 @@ void proxy_start(struct txn *t)
 	int status = flt_request(t);
 	struct timeval tv;
 
+	t->flags |= TXN_F_FILTERED;
 	if (status) {
 		h1c_reply_local(t, status, "refused by a filter");
 		return;
@@ -403,6 +405,7 @@ static int proxy_pump_response(struct txn *t)
 	}
 	t->bytes_out += evbuffer_get_length(out) - before;
 	if (r < 0) {
+		t->ups_err = TXN_UE_PROTOCOL;
 		proxy_cut(t, "upstream sent invalid chunked framing");
 		return 1;
 	}
@@ -547,10 +550,12 @@ static void proxy_on_up_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
-		if (t->flags & TXN_F_RESP_STARTED)
+		if (t->flags & TXN_F_RESP_STARTED) {
+			t->ups_err = TXN_UE_TIMEOUT;
 			proxy_cut(t, "upstream stalled mid-response");
-		else
+		} else {
 			proxy_attempt_failed(t, TXN_UE_TIMEOUT);
+		}
 		return;
 	}
 	/* EOF or error: a close-delimited body ends here; anything else is cut */
@@ -565,6 +570,7 @@ static void proxy_on_up_event(struct bufferevent *bev, short what, void *arg)
 			t->bytes_out += evbuffer_get_length(out) - before;
 			proxy_resp_done(t);
 		} else {
+			t->ups_err = TXN_UE_RESET;
 			proxy_cut(t, "upstream closed mid-response");
 		}
 		return;

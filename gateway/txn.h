@@ -69,6 +69,7 @@ enum txn_ups_err {
 #define TXN_F_CONNECTING    0x1000u /* current attempt waits for its TCP connect */
 #define TXN_F_HEAD_SENT     0x2000u /* request head written to the current attempt */
 #define TXN_F_RESP_HEAD     0x4000u /* final response head received from the upstream */
+#define TXN_F_FILTERED      0x8000u /* on_request ran: on_response will see our answers too */
 
 #define TXN_ARENA_INLINE 4096
 

@@ -152,8 +152,13 @@ static int harness_wait_exit(pid_t pid, int ms)
 
 void harness_gw_stop(struct hproc *g, bool allow_errors)
 {
+	free(harness_gw_stop_out(g, allow_errors));
+}
+
+char *harness_gw_stop_out(struct hproc *g, bool allow_errors)
+{
 	int st;
-	char *log;
+	char *log, *out;
 
 	kill(g->pid, SIGTERM);
 	st = harness_wait_exit(g->pid, 10000);
@@ -163,9 +168,11 @@ void harness_gw_stop(struct hproc *g, bool allow_errors)
 	if (!allow_errors)
 		cr_expect_null(strstr(log, " error ["), "unexpected error lines: %s", log);
 	free(log);
+	out = harness_slurp(g->out_path);
 	unlink(g->cfg_path);
 	unlink(g->out_path);
 	unlink(g->err_path);
+	return out;
 }
 
 void harness_kill(struct hproc *p)

@@ -30,6 +30,9 @@ void harness_gw_start(struct hproc *g, const char *fmt, ...) __attribute__((form
  * <allow_errors>, no "error" line in its log. */
 void harness_gw_stop(struct hproc *g, bool allow_errors);
 
+/* Same, and returns what the gateway wrote to stdout (malloc'd). */
+char *harness_gw_stop_out(struct hproc *g, bool allow_errors);
+
 /* Kills <p> (SIGKILL) and reaps it. */
 void harness_kill(struct hproc *p);
 

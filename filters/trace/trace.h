@@ -1,0 +1,90 @@
+/* trace.h: the tracing filter: its configuration ([tracing], overridable
+ * per [route]; [exporter.jsonl]) and its ops for the filter chain.
+ *
+ * The filter reads the caller's trace context (W3C, B3), decides sampling
+ * per route, opens a SERVER span per request and a CLIENT span per upstream
+ * attempt, rewrites the propagation headers and hands finished spans to the
+ * export pipeline (export.h). Everything it keeps per request lives in the
+ * txn's arena.
+ */
+#ifndef TG_TRACE_H
+#define TG_TRACE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "filter.h"
+
+struct cfg;
+struct cfg_route;
+
+/* What to do with a caller's trace context (parent = ...). */
+enum trace_parent {
+	TRACE_PARENT_HONOR,        /* keep its trace-id and its sampled decision */
+	TRACE_PARENT_IGNORE,       /* keep its trace-id, decide ourselves */
+	TRACE_PARENT_RESTART,      /* new trace; the caller's context dropped */
+	TRACE_PARENT_RESTART_LINK, /* new trace, linked to the caller's context */
+};
+
+/* Propagation formats, for extract (ordered) and inject (a set). */
+#define TRACE_PROP_W3C     0x1u
+#define TRACE_PROP_B3      0x2u /* single "b3" header */
+#define TRACE_PROP_B3MULTI 0x4u /* X-B3-* headers */
+
+#define TRACE_EXP_JSONL 0x1u
+
+#define TRACE_CIDR_MAX 16
+
+struct trace_cidr {
+	sa_family_t family;
+	uint8_t bits;
+	uint8_t addr[16];
+};
+
+struct trace_cidrs {
+	int n;
+	struct trace_cidr v[TRACE_CIDR_MAX];
+};
+
+/* [tracing]; each route sees its own copy with its overrides applied. */
+struct trace_cfg {
+	bool enabled;
+	double sample_ratio;
+	int parent; /* enum trace_parent */
+	uint32_t max_traces_per_second;
+	uint8_t extract[3]; /* TRACE_PROP_W3C / TRACE_PROP_B3, in order, 0-terminated */
+	unsigned inject;    /* TRACE_PROP_* */
+	bool server_timing;
+	bool traceresponse;
+	bool record_query;
+	char *trace_id_header;
+	char *force_header;
+	struct trace_cidrs force_from;
+	unsigned exporters; /* TRACE_EXP_* */
+	uint32_t ring_spans;
+};
+
+/* [exporter.jsonl] */
+struct trace_jsonl_cfg {
+	char *path; /* "stdout", "stderr" or a file */
+	uint32_t delay_ms;
+};
+
+extern const struct flt_ops trace_flt_ops;
+
+/* Registers [tracing] and [exporter.jsonl] with the config loader. Returns
+ * 0 or a negative errno. Boot thread, before cfg_load(). */
+int trace_cfg_declare(void);
+
+/* Returns the [tracing] values of <c> (defaults when the section is absent),
+ * or as route <r> sees them when <r> is not NULL. */
+const struct trace_cfg *trace_cfg_get(const struct cfg *c, const struct cfg_route *r);
+
+/* Returns the [exporter.jsonl] values of <c>. */
+const struct trace_jsonl_cfg *trace_cfg_jsonl(const struct cfg *c);
+
+/* Returns true when address <sa> is inside one of <set>. */
+bool trace_cidrs_match(const struct trace_cidrs *set, const struct sockaddr *sa);
+
+#endif

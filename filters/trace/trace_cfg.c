@@ -254,7 +254,7 @@ static const struct cfg_key trace_keys[] = {
          .unit = "CIDR list", .doc = "client networks allowed to use force_header"},
         {"exporters", CFG_T_CUSTOM, TC(exporters), .set = trace_set_exporters, .def = "jsonl",
          .doc = "where sampled spans go: jsonl, or none"},
-        {"ring_spans", CFG_T_UINT, TC(ring_spans), .min = 16, .max = 1048576, .def = "4096",
+        {"ring_spans", CFG_T_UINT, TC(ring_spans), .min = 16, .max = 1048576, .def = "1024",
          .unit = "spans",
          .doc = "per worker, finished spans waiting for the exporter; full = dropped"},
         {.name = NULL},

@@ -75,7 +75,9 @@ static inline void *section_base(struct cfg *c, const char *sect)
 		return &c->gw;
 	if (strcmp(sect, "upstream") == 0)
 		return &c->upstreams[0];
-	return &c->routes[0];
+	if (strcmp(sect, "route") == 0)
+		return &c->routes[0];
+	return (void *)cfg_ext_get(c, sect, NULL); /* a registered section */
 }
 
 /* Renders a loaded field as text, whatever its type, to compare with tables. */
@@ -105,6 +107,12 @@ static inline void render(const struct cfg_key *k, const void *base, char *out, 
 		for (i = 0; i < n; i++)
 			snprintf(out + strlen(out), len - strlen(out), "%s%s", i ? " " : "",
 			         ((const struct cfg_addr *)f)[i].text);
+		break;
+	case CFG_T_CUSTOM:
+		/* any shape: its bytes, as far as they fit */
+		out[0] = '\0';
+		for (size_t b = 0; b < k->size && 2 * b + 3 < len; b++)
+			snprintf(out + 2 * b, 3, "%02x", (unsigned char)f[b]);
 		break;
 	default:
 		memcpy(&v, f, k->size); /* little-endian: the low bytes */

@@ -1,6 +1,7 @@
 /* test_cfg_files.c: sections registered by filters, the golden error pairs
  * under tests/integ/cfg/ and the shipped files under conf/. */
 #include "cfg_testlib.h"
+#include "filter.h"
 
 /* A section a filter would declare: unnamed with defaults, and a named one. */
 struct demo_exp {
@@ -117,6 +118,73 @@ Test(cfg, registered_sections)
 	              "t.ini:7: [exporter.demo] batch: seven is unlucky (line 7)\n");
 }
 
+/* Keys a filter lets a [route] override: each route sees the section's
+ * values with its own on top, wherever the section sits in the file. */
+struct demo_rt {
+	uint32_t level;
+	char *tag;
+	bool on;
+};
+
+static const struct cfg_key demo_rt_keys[] = {
+        {"level", CFG_T_UINT, CFG_FIELD(struct demo_rt, level), .max = 9, .def = "1",
+         .flags = CFG_K_ROUTE, .doc = "per route"},
+        {"tag", CFG_T_STR, CFG_FIELD(struct demo_rt, tag), .flags = CFG_K_ROUTE, .doc = "text"},
+        {"on", CFG_T_BOOL, CFG_FIELD(struct demo_rt, on), .doc = "section only"},
+        {.name = NULL},
+};
+
+static void demo_rt_check(struct cfg_inst *in, void *obj)
+{
+	if (((struct demo_rt *)obj)->level == 7)
+		cfg_report(in, "level", "seven is unlucky");
+}
+
+static const struct cfg_section demo_rt = {.name = "demo",
+                                           .keys = demo_rt_keys,
+                                           .size = sizeof(struct demo_rt),
+                                           .check = demo_rt_check,
+                                           .doc = "test"};
+
+Test(cfg, route_overrides)
+{
+	const struct demo_rt *d;
+	struct cfg *c;
+
+	cr_assert_eq(cfg_register(&demo_rt), 0);
+	c = load_ok(MINIMAL "[route r2]\npath_prefix = /2\nupstream = u\nlevel = 3\n"
+	                    "[demo]\nlevel = 2\ntag = base\non = yes\n");
+	d = cfg_route_ext(&c->routes[0], "demo");
+	cr_assert_not_null(d);
+	cr_expect_eq(d->level, 2);
+	cr_expect_str_eq(d->tag, "base");
+	cr_expect(d->on, "the keys a route cannot set keep the section's value");
+	d = cfg_route_ext(&c->routes[1], "demo");
+	cr_expect_eq(d->level, 3);
+	cr_expect_str_eq(d->tag, "base");
+	d = cfg_ext_get(c, "demo", NULL);
+	cr_expect_eq(d->level, 2);
+	cr_expect(d->on);
+	cfg_free(c);
+
+	/* no [demo] at all: routes see the defaults */
+	c = load_ok(MINIMAL);
+	cr_expect_eq(((const struct demo_rt *)cfg_route_ext(&c->routes[0], "demo"))->level, 1);
+	cr_expect_null(cfg_route_ext(&c->routes[0], "gateway"));
+	cfg_free(c);
+
+	expect_errors("route overrides",
+	              MINIMAL "[route a]\npath_prefix = /a\nupstream = u\nlevel = 10\nlevl = 1\n"
+	                      "on = yes\n[route b]\npath_prefix = /b\nupstream = u\n"
+	                      "level = 2\nlevel = 3\n[route c]\npath_prefix = /c\nupstream = u\n"
+	                      "level = 7\n",
+	              "t.ini:8: [route a] level: expected an integer in 0..9, got \"10\"\n"
+	              "t.ini:9: [route a]: unknown key \"levl\" (did you mean \"level\"?)\n"
+	              "t.ini:10: [route a]: unknown key \"on\"\n"
+	              "t.ini:15: [route b]: duplicate key \"level\" (first set at line 14)\n"
+	              "t.ini:19: [route c] level: seven is unlucky\n");
+}
+
 /* The golden pairs: tracegate -t -c tests/integ/cfg/NAME.ini prints NAME.stderr. */
 Test(cfg, integ_golden_pairs)
 {
@@ -124,6 +192,7 @@ Test(cfg, integ_golden_pairs)
 	size_t i;
 	int bad = 0;
 
+	cr_assert_eq(flt_declare_all(flt_builtin), 0); /* what the binary knows */
 	cr_assert_eq(chdir(TG_SOURCE_DIR), 0);
 	cr_assert_eq(glob("tests/integ/cfg/*.ini", 0, NULL, &g), 0);
 	for (i = 0; i < g.gl_pathc; i++) {
@@ -155,12 +224,14 @@ Test(cfg, integ_golden_pairs)
 /* conf/: every example loads; the reference names every key with its default. */
 Test(cfg, shipped_configs)
 {
-	struct cfg *c, *defaults_cfg = load_ok(MINIMAL);
+	struct cfg *c, *defaults_cfg;
 	const struct cfg_section *s;
 	const struct cfg_key *k;
 	char *ref, pat[128], a[256], b[256];
 	int n;
 
+	cr_assert_eq(flt_declare_all(flt_builtin), 0);
+	defaults_cfg = load_ok(MINIMAL);
 	cr_assert_eq(chdir(TG_SOURCE_DIR), 0);
 	cr_assert_eq(cfg_load("conf/tracegate.ini", stderr, &c), 0);
 	cr_expect_str_eq(c->gw.listen[0].text, "127.0.0.1:8080");

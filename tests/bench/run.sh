@@ -26,7 +26,7 @@ DURATION=${DURATION:-8}
 CONNS=${CONNS:-50}
 CONNS_1M=${CONNS_1M:-10}
 TG_BIN=${TG_BIN:-$top/build-bench/tracegate}
-TARGETS=${TARGETS:-"direct nginx haproxy tracegate"}
+TARGETS=${TARGETS:-"direct nginx haproxy tracegate tg_s0 tg_s100"}
 # name path connections
 SCENARIOS=("small /small $CONNS" "1m /1m $CONNS_1M")
 
@@ -222,7 +222,14 @@ tracegate_with() {
 	wait_ready "$SPAWNED" "$port" || return 1
 	echo "$SPAWNED $port"
 }
-start_tracegate() { tracegate_with "$1" ""; }
+# tracegate as a plain proxy (tracing off), then with the trace filter at 0%
+# and 100% head sampling; at 100% every request's two spans are written as
+# JSON lines to a file (the local sink).
+start_tracegate() { tracegate_with "$1" "[tracing]\nenabled = off"; }
+start_tg_s0() { tracegate_with "$1" "[tracing]\nsample_ratio = 0\nexporters = none"; }
+start_tg_s100() {
+	tracegate_with "$1" "[tracing]\nsample_ratio = 1\nexporters = jsonl\n[exporter.jsonl]\npath = $1/spans.jsonl"
+}
 
 # ---------------------------------------------------------------------------
 # Measurements over all processes of a server (nginx master + workers, ...).

@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,10 +97,16 @@ static void jsonl_str(struct jsonl *j, const char *s, size_t n)
 		unsigned char ch = p[i];
 		char *o = j->buf + j->len;
 
-		if (ch >= 0x20 && ch < 0x80 && ch != '"' && ch != '\\') {
-			*o = (char)ch;
-			j->len++;
-			i++;
+		if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\') {
+			size_t run = 1;
+
+			/* most values are plain ASCII: copy runs, not bytes */
+			while (i + run < n && p[i + run] >= 0x20 && p[i + run] < 0x7f &&
+			       p[i + run] != '"' && p[i + run] != '\\')
+				run++;
+			memcpy(o, p + i, run);
+			j->len += run;
+			i += run;
 		} else if (ch == '"' || ch == '\\') {
 			o[0] = '\\';
 			o[1] = (char)ch;
@@ -136,20 +141,27 @@ static void jsonl_hex(struct jsonl *j, const uint8_t *b, size_t n)
 	jsonl_add(j, h, 2 * n + 2);
 }
 
+/* Decimal digits by hand, without snprintf's format parsing: a span has
+ * about twenty numbers. */
 static void jsonl_u64(struct jsonl *j, uint64_t v)
 {
-	char num[24];
-	int n = snprintf(num, sizeof(num), "%" PRIu64, v);
+	char num[24], *p = num + sizeof(num);
 
-	jsonl_add(j, num, (size_t)n);
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	jsonl_add(j, p, (size_t)(num + sizeof(num) - p));
 }
 
 static void jsonl_i64(struct jsonl *j, int64_t v)
 {
-	char num[24];
-	int n = snprintf(num, sizeof(num), "%" PRId64, v);
-
-	jsonl_add(j, num, (size_t)n);
+	if (v < 0) {
+		jsonl_lit(j, "-");
+		jsonl_u64(j, (uint64_t)0 - (uint64_t)v);
+		return;
+	}
+	jsonl_u64(j, (uint64_t)v);
 }
 
 static bool jsonl_is_zero(const uint8_t *b, size_t n)

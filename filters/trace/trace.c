@@ -425,6 +425,20 @@ static void trace_status_code(struct span *s, int status, bool error_from_400)
 	}
 }
 
+/* The host part of a configured address's text ("10.0.0.1:80",
+ * "[::1]:80"): no inet_ntop per span. */
+static const char *trace_addr_host(const struct cfg_addr *a, size_t *len)
+{
+	const char *colon = strrchr(a->text, ':');
+
+	if (a->text[0] == '[') {
+		*len = colon && colon > a->text + 1 ? (size_t)(colon - a->text - 2) : 0;
+		return a->text + 1;
+	}
+	*len = colon ? (size_t)(colon - a->text) : strlen(a->text);
+	return a->text;
+}
+
 /* The attempt is over: its CLIENT span, from connect to last byte. */
 static void trace_on_attempt_end(struct txn *t, void *ctx)
 {
@@ -433,7 +447,9 @@ static void trace_on_attempt_end(struct txn *t, void *ctx)
 	const struct ups_server *srv = t->srv;
 	const char *err = NULL;
 	uint64_t now = util_mono_ns(), evs[SPAN_EV_N] = {0};
-	char ip[64];
+	const char *ip;
+	size_t ip_len;
+	int port;
 	struct span *s;
 
 	if (!x || !(x->flags & TRACECTX_F_SAMPLED) || !(s = export_reserve(t->w->id)))
@@ -452,13 +468,12 @@ static void trace_on_attempt_end(struct txn *t, void *ctx)
 		s->ev_ns[i] = evs[i] ? trace_wall(t, evs[i]) : 0;
 
 	trace_method(s, t);
-	util_addr_ip((const struct sockaddr *)&srv->addr->ss, ip, sizeof(ip));
-	span_attr_str(s, SPAN_A_SERVER_ADDRESS, ip, strlen(ip));
-	span_attr_int(s, SPAN_A_SERVER_PORT,
-	              util_addr_port((const struct sockaddr *)&srv->addr->ss));
-	span_attr_str(s, SPAN_A_NET_PEER_ADDRESS, ip, strlen(ip));
-	span_attr_int(s, SPAN_A_NET_PEER_PORT,
-	              util_addr_port((const struct sockaddr *)&srv->addr->ss));
+	ip = trace_addr_host(srv->addr, &ip_len);
+	port = util_addr_port((const struct sockaddr *)&srv->addr->ss);
+	span_attr_str(s, SPAN_A_SERVER_ADDRESS, ip, ip_len);
+	span_attr_int(s, SPAN_A_SERVER_PORT, port);
+	span_attr_str(s, SPAN_A_NET_PEER_ADDRESS, ip, ip_len);
+	span_attr_int(s, SPAN_A_NET_PEER_PORT, port);
 	span_attr_str(s, SPAN_A_PEER_SERVICE, t->ups->cfg->name, strlen(t->ups->cfg->name));
 	span_attr_str(s, SPAN_A_NET_PROTOCOL_VERSION, "1.1", 3);
 	if (t->attempts > 1)

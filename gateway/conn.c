@@ -12,6 +12,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 
 #include "conn.h"
@@ -251,4 +252,17 @@ size_t conn_read_more(struct bufferevent *bev, size_t limit)
 void conn_arm_header_timer(struct conn *c)
 {
 	conn_set_timer(c, c->w->cfg->gw.header_timeout_ms);
+}
+
+bool conn_flush(struct bufferevent *bev)
+{
+	struct evbuffer *out = bufferevent_get_output(bev);
+
+	if (evbuffer_get_length(out) == 0)
+		return true;
+	/* a failed write leaves the bytes: the write event reports the error */
+	if (evbuffer_write(out, bufferevent_getfd(bev)) <= 0 || evbuffer_get_length(out))
+		return false;
+	event_del(&bev->ev_write); /* what libevent does once the output is empty */
+	return true;
 }

@@ -73,7 +73,7 @@ int proxy_try_finish(struct txn *t)
 	struct conn *c = t->c;
 	bool keepalive;
 
-	if (!(t->flags & TXN_F_RESP_DONE) || evbuffer_get_length(proxy_client_out(t)))
+	if (!(t->flags & TXN_F_RESP_DONE) || !conn_flush(c->bev))
 		return 0;
 	keepalive = (t->flags & TXN_F_KEEPALIVE) && (t->flags & TXN_F_REQ_BODY_DONE) &&
 	            !(t->flags & TXN_F_CLIENT_EOF);
@@ -283,9 +283,10 @@ static void proxy_send(struct txn *t)
 		return;
 	}
 	t->flags |= TXN_F_HEAD_SENT;
-	if (t->req_body.done)
+	if (t->req_body.done) {
+		conn_flush(t->uc->bev);
 		proxy_on_up_write(t->uc->bev, t);
-	else
+	} else
 		proxy_pump_request(t);
 }
 

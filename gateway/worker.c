@@ -137,6 +137,8 @@ static void worker_on_stop(evutil_socket_t fd, short what, void *arg)
 int worker_init(struct worker *w, int id, const struct cfg *c, const struct flt_ops *const *filters,
                 const int *fds, int n, int alog_fd)
 {
+	struct event_config *cfg_ev;
+
 	memset(w, 0, sizeof(*w));
 	w->id = id;
 	w->cfg = c;
@@ -146,7 +148,15 @@ int worker_init(struct worker *w, int id, const struct cfg *c, const struct flt_
 	TAILQ_INIT(&w->conns);
 	for (int i = 0; i < n; i++)
 		w->listen_fds[i] = fds[i];
-	w->base = event_base_new();
+	/* the changelist folds an event added and deleted within one loop turn
+	 * into nothing: see conn_flush() */
+	cfg_ev = event_config_new();
+	if (!cfg_ev || event_config_set_flag(cfg_ev, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST))
+		w->base = NULL;
+	else
+		w->base = event_base_new_with_config(cfg_ev);
+	if (cfg_ev)
+		event_config_free(cfg_ev);
 	if (!w->base)
 		return -ENOMEM;
 	w->alog = evbuffer_new();

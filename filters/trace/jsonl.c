@@ -185,6 +185,7 @@ static int jsonl_last_event(const struct span *s)
 static void jsonl_span(struct jsonl *j, const struct span *s)
 {
 	static const char *const status[] = {"UNSET", "OK", "ERROR"};
+	int last;
 
 	jsonl_lit(j, "{\"service\":");
 	jsonl_str(j, j->service, strlen(j->service));
@@ -229,6 +230,7 @@ static void jsonl_span(struct jsonl *j, const struct span *s)
 		jsonl_lit(j, ",\"droppedAttributesCount\":");
 		jsonl_u64(j, s->dropped_attrs);
 	}
+	last = jsonl_last_event(s);
 	for (int i = 0, n = 0; i < SPAN_EV_N; i++) {
 		if (!s->ev_ns[i])
 			continue;
@@ -237,7 +239,7 @@ static void jsonl_span(struct jsonl *j, const struct span *s)
 		jsonl_lit(j, "\",\"timeUnixNano\":");
 		jsonl_u64(j, s->ev_ns[i]);
 		jsonl_lit(j, "}");
-		if (i == jsonl_last_event(s))
+		if (i == last)
 			jsonl_lit(j, "]");
 	}
 	if (s->has_link) {

@@ -46,6 +46,7 @@ static struct {
 
 /* One request's trace state. */
 struct trace_txn {
+	struct trace_route *rt; /* the route's settings and sampler */
 	uint8_t trace_id[16];
 	uint8_t server_id[8];
 	uint8_t parent_id[8]; /* the caller's span; zero for a root span */
@@ -169,9 +170,9 @@ static int trace_state_out(struct txn *t, struct trace_txn *x, struct trace_in *
 }
 
 /* Decides sampling and the context we propagate. */
-static int trace_decide(struct txn *t, struct trace_txn *x, const struct trace_route *rt,
-                        struct trace_in *in, bool forced)
+static int trace_decide(struct txn *t, struct trace_txn *x, struct trace_in *in, bool forced)
 {
+	struct trace_route *rt = x->rt;
 	const struct trace_cfg *tc = rt->tc;
 	bool restart = !in->found || tc->parent == TRACE_PARENT_RESTART ||
 	               tc->parent == TRACE_PARENT_RESTART_LINK;
@@ -219,8 +220,7 @@ static int trace_decide(struct txn *t, struct trace_txn *x, const struct trace_r
 		set_th = true;
 		th = SAMPLER_MAX_T; /* not a probability decision: no threshold to claim */
 	}
-	if (sampled && !forced &&
-	    !sampler_rate_take((struct sampler_rate *)&rt->rate, util_mono_ns())) {
+	if (sampled && !forced && !sampler_rate_take(&rt->rate, util_mono_ns())) {
 		sampled = false;
 		set_th = true;
 	}
@@ -257,7 +257,7 @@ static void trace_strip(struct http_msg *m, const struct trace_cfg *tc)
 
 static int trace_on_request(struct txn *t, void **ctx)
 {
-	const struct trace_route *rt = &tr.routes[t->route - tr.c->routes];
+	struct trace_route *rt = &tr.routes[t->route - tr.c->routes];
 	const struct trace_cfg *tc = rt->tc;
 	struct trace_in in = {.n_ts = 0};
 	struct trace_txn *x = arena_alloc(&t->arena, sizeof(*x));
@@ -266,6 +266,7 @@ static int trace_on_request(struct txn *t, void **ctx)
 	if (!tc->enabled || !x)
 		return 0; /* tracing never refuses a request */
 	memset(x, 0, sizeof(*x));
+	x->rt = rt;
 	for (int i = 0; tc->extract[i] && !in.found; i++) {
 		if (tc->extract[i] == TRACE_PROP_W3C)
 			trace_extract_w3c(&t->req, &in);
@@ -277,7 +278,7 @@ static int trace_on_request(struct txn *t, void **ctx)
 		         trace_cidrs_match(&tc->force_from, (const struct sockaddr *)&t->c->peer);
 		http_hdr_del(&t->req, tc->force_header);
 	}
-	if (trace_decide(t, x, rt, &in, forced) < 0 || tracectx_new_span_id(x->server_id)) {
+	if (trace_decide(t, x, &in, forced) < 0 || tracectx_new_span_id(x->server_id)) {
 		log_at(LOG_WARN, t->w->id, t->c->id, t->id, "tracing skipped: no trace context");
 		return 0;
 	}
@@ -295,7 +296,7 @@ static void trace_on_attempt(struct txn *t, void *ctx)
 
 	if (!x)
 		return;
-	tc = tr.routes[t->route - tr.c->routes].tc;
+	tc = x->rt->tc;
 	x->attempt_start_ns = t->tm.connect_start_ns;
 	if (tracectx_new_span_id(x->client_id))
 		memcpy(x->client_id, x->server_id, 8); /* keep the trace joined */
@@ -335,7 +336,7 @@ static void trace_on_response(struct txn *t, void *ctx)
 
 	if (!x)
 		return;
-	tc = tr.routes[t->route - tr.c->routes].tc;
+	tc = x->rt->tc;
 	if (tc->server_timing) {
 		memcpy(v, "trace;desc=", 11);
 		trace_server_tp(x, v + 11);
@@ -368,14 +369,20 @@ static void trace_on_log(struct txn *t, void *ctx, struct evbuffer *line)
 	evbuffer_add(line, v, 77);
 }
 
+/* Whether the request's method is one HTTP defines (the semantic
+ * conventions' list; we never proxy CONNECT). */
+static bool trace_method_known(const struct h1_msg *m)
+{
+	return cfg_method_bit(m->method, m->method_len) != CFG_M_OTHER;
+}
+
 /* "GET" for the methods HTTP defines, else "_OTHER" (and the original in
  * its own attribute), as the semantic conventions ask. */
 static void trace_method(struct span *s, const struct txn *t)
 {
 	const struct h1_msg *m = &t->req.h;
 
-	if (cfg_method_bit(m->method, m->method_len) != CFG_M_OTHER &&
-	    !(m->method_len == 7 && memcmp(m->method, "CONNECT", 7) == 0)) {
+	if (trace_method_known(m)) {
 		span_attr_str(s, SPAN_A_HTTP_REQUEST_METHOD, m->method, m->method_len);
 		return;
 	}
@@ -540,11 +547,9 @@ static void trace_server_span(struct txn *t, struct trace_txn *x, const struct t
 		memcpy(s->link_span_id, x->link_span_id, 8);
 		s->link_flags = x->link_flags;
 	}
-	n = snprintf(name, sizeof(name), "%.*s %s",
-	             cfg_method_bit(m->method, m->method_len) == CFG_M_OTHER ? 4
-	                                                                     : (int)m->method_len,
-	             cfg_method_bit(m->method, m->method_len) == CFG_M_OTHER ? "HTTP" : m->method,
-	             r->path_prefix);
+	/* "{method} {http.route}", "HTTP {http.route}" for other methods */
+	n = snprintf(name, sizeof(name), "%.*s %s", trace_method_known(m) ? (int)m->method_len : 4,
+	             trace_method_known(m) ? m->method : "HTTP", r->path_prefix);
 	span_set_name(s, name, n < (int)sizeof(name) ? (size_t)n : sizeof(name) - 1);
 	trace_method(s, t);
 	span_attr_str(s, SPAN_A_URL_PATH, m->path, plen);
@@ -562,9 +567,11 @@ static void trace_server_span(struct txn *t, struct trace_txn *x, const struct t
 		span_attr_str(s, SPAN_A_USER_AGENT, ua->value, ua->value_len);
 	if (t->ups)
 		span_attr_str(s, SPAN_A_TG_UPSTREAM, t->ups->cfg->name, strlen(t->ups->cfg->name));
-	if (t->status && t->status != 499)
+	if (t->status == 499) {
+		/* the client went away: not the server's error, no status sent */
+	} else if (t->status) {
 		trace_status_code(s, t->status, false);
-	else if (t->error && t->status != 499) {
+	} else if (t->error) {
 		span_attr_str(s, SPAN_A_ERROR_TYPE, "_OTHER", 6);
 		s->status = SPAN_ST_ERROR;
 	}
@@ -576,7 +583,7 @@ static void trace_on_end(struct txn *t, void *ctx)
 	struct trace_txn *x = ctx;
 
 	if (x && (x->flags & TRACECTX_F_SAMPLED))
-		trace_server_span(t, x, tr.routes[t->route - tr.c->routes].tc);
+		trace_server_span(t, x, x->rt->tc);
 }
 
 static int trace_init(const struct cfg *c)

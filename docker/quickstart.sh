@@ -8,9 +8,17 @@ cd "$top"
 docker/install-deps.sh build
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTG_TESTS=OFF >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
-python3 tests/support/origin.py --port 8081 >/dev/null &
+ready=$(mktemp)
+python3 tests/support/origin.py --port 8081 >"$ready" &
 origin=$!
-trap 'kill $origin 2>/dev/null || true' EXIT INT TERM
+trap 'kill $origin 2>/dev/null || true; rm -f "$ready"' EXIT INT TERM
+# the gateway must not answer 502 before the origin listens
+for _ in $(seq 1 100); do
+	grep -q READY "$ready" && break
+	kill -0 $origin 2>/dev/null || break
+	sleep 0.1
+done
+grep -q READY "$ready" || { echo "the demo origin did not start on 127.0.0.1:8081" >&2; exit 1; }
 echo "demo origin on 127.0.0.1:8081 (pid $origin); gateway on 127.0.0.1:8080"
 echo "try: curl -i http://127.0.0.1:8080/hello"
 build/tracegate -c conf/tracegate.ini

@@ -125,6 +125,7 @@ int conn_accept(struct worker *w, int fd, const struct sockaddr *peer, int peer_
 		free(c);
 		return -ENOMEM;
 	}
+	conn_own_reads(c->bev);
 	bufferevent_setcb(c->bev, conn_on_read, conn_on_write, conn_on_event, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_READ_HIGH);
 	/* libevent's 16 kB default splits a 1 MiB body into 64 reads and 64
@@ -200,6 +201,86 @@ void conn_drain(struct conn *c)
 /* What libevent 2.1's evbuffer_read() takes at most per wakeup. */
 #define CONN_LIBEVENT_READ 4096
 
+/* Reads what the socket of <bev> has, as libevent 2.1's socket bufferevent
+ * read callback does, minus the FIONREAD ioctl evbuffer_read() makes before
+ * every read to size it: a reserve of CONN_LIBEVENT_READ bytes serves a
+ * request or response head in one readv(), and bodies top up through
+ * conn_read_more(). Watermarks, timeouts and callbacks behave as libevent
+ * documents them: a read at or above the low watermark runs the read
+ * callback, EOF, an error or the read timeout disable reading and run the
+ * event callback. Nothing touches <bev> after a callback, which may free it. */
+static void conn_on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct bufferevent *bev = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer_iovec v[2];
+	short ev = BEV_EVENT_READING;
+	size_t want = CONN_LIBEVENT_READ, len = evbuffer_get_length(in);
+	ssize_t n;
+	int nv, err;
+
+	if (what == EV_TIMEOUT) {
+		ev |= BEV_EVENT_TIMEOUT;
+		goto fail;
+	}
+	/* at the high watermark libevent has suspended reading already */
+	if (bev->wm_read.high) {
+		if (len >= bev->wm_read.high)
+			return;
+		if (want > bev->wm_read.high - len)
+			want = bev->wm_read.high - len;
+	}
+	evbuffer_unfreeze(in, 0);
+	nv = evbuffer_reserve_space(in, (ev_ssize_t)want, v, 2);
+	if (nv <= 0) {
+		evbuffer_freeze(in, 0);
+		errno = ENOMEM;
+		ev |= BEV_EVENT_ERROR;
+		goto fail;
+	}
+	if (v[0].iov_len >= want) {
+		v[0].iov_len = want;
+		nv = 1;
+	} else if (nv > 1 && v[0].iov_len + v[1].iov_len > want) {
+		v[1].iov_len = want - v[0].iov_len;
+	}
+	n = readv(fd, (struct iovec *)v, nv);
+	err = errno;
+	if (n <= 0) {
+		evbuffer_commit_space(in, v, 0);
+		evbuffer_freeze(in, 0);
+		if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK || err == EINTR))
+			return;
+		ev |= n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR;
+		errno = err;
+		goto fail;
+	}
+	if ((size_t)n <= v[0].iov_len) {
+		v[0].iov_len = (size_t)n;
+		nv = 1;
+	} else {
+		v[1].iov_len = (size_t)n - v[0].iov_len;
+	}
+	evbuffer_commit_space(in, v, nv);
+	evbuffer_freeze(in, 0);
+	if (bev->readcb && evbuffer_get_length(in) >= bev->wm_read.low)
+		bev->readcb(bev, bev->cbarg);
+	return;
+fail:
+	err = errno;
+	bufferevent_disable(bev, EV_READ);
+	errno = err; /* for the callback's error text */
+	if (bev->errorcb)
+		bev->errorcb(bev, ev, bev->cbarg);
+}
+
+void conn_own_reads(struct bufferevent *bev)
+{
+	/* the flags libevent 2.1 gives its own read event */
+	event_assign(&bev->ev_read, bufferevent_get_base(bev), bufferevent_getfd(bev),
+	             EV_READ | EV_PERSIST | EV_FINALIZE, conn_on_readable, bev);
+}
+
 size_t conn_read_more(struct bufferevent *bev, size_t limit)
 {
 	struct evbuffer *in = bufferevent_get_input(bev);
@@ -257,11 +338,17 @@ void conn_arm_header_timer(struct conn *c)
 bool conn_flush(struct bufferevent *bev)
 {
 	struct evbuffer *out = bufferevent_get_output(bev);
+	int n;
 
 	if (evbuffer_get_length(out) == 0)
 		return true;
-	/* a failed write leaves the bytes: the write event reports the error */
-	if (evbuffer_write(out, bufferevent_getfd(bev)) <= 0 || evbuffer_get_length(out))
+	/* a bufferevent freezes the start of its output: only its own write
+	 * callback may drain there, and so do we, on its behalf. A failed
+	 * write leaves the bytes: the write event reports the error. */
+	evbuffer_unfreeze(out, 1);
+	n = evbuffer_write(out, bufferevent_getfd(bev));
+	evbuffer_freeze(out, 1);
+	if (n <= 0 || evbuffer_get_length(out))
 		return false;
 	event_del(&bev->ev_write); /* what libevent does once the output is empty */
 	return true;

@@ -64,6 +64,12 @@ void conn_txn_done(struct conn *c, bool keepalive);
  * keeps answering 0). Returns the bytes read. */
 size_t conn_read_more(struct bufferevent *bev, size_t limit);
 
+/* Makes <bev>, a socket bufferevent whose reading is not enabled yet, read
+ * with conn.c's read callback instead of libevent's, which costs one ioctl
+ * per read (see conn_on_readable). Call again after anything that gives
+ * <bev> a new socket. */
+void conn_own_reads(struct bufferevent *bev);
+
 /* Writes what the output of <bev> holds now, from the callback that put it
  * there, rather than one loop turn later. Returns true when nothing is left:
  * the write event armed when the bytes were added is then disarmed, and

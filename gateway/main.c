@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <event2/thread.h>
 
 #include "cfg.h"
 #include "filter.h"
@@ -129,7 +128,6 @@ static int main_run(const struct cfg *c)
 	 * RSS. Free memory above 16 MiB still goes back to the kernel. */
 	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	mallopt(M_TRIM_THRESHOLD, 16 << 20);
-	evthread_use_pthreads();
 	signal(SIGPIPE, SIG_IGN);
 	alog_fd = main_open_access_log(g->access_log);
 	if (alog_fd < 0 && strcmp(g->access_log, "off") != 0) {

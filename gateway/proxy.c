@@ -316,7 +316,10 @@ static void proxy_attempt(struct txn *t, const struct ups_server *avoid)
 	}
 	flt_attempt(t);
 
-	uc = upool_get(s);
+	/* an idempotent request is retried when a reused connection turns
+	 * out closed (proxy_attempt_failed): no need to probe it first */
+	uc = upool_get(s, !http_method_is_idempotent(t->req.h.method, t->req.h.method_len) ||
+	                          t->attempts >= PROXY_MAX_ATTEMPTS);
 	if (uc) {
 		t->flags |= TXN_F_REUSED_CONN;
 	} else if (!(uc = upool_connect(s))) {

@@ -1,6 +1,6 @@
 /* upool.c: upstream connections and the per-worker keep-alive pools.
  * An idle connection is watched: a byte, a close or the idle timeout frees
- * it; when taken, a MSG_PEEK catches a close that is still in flight.
+ * it; when taken, a MSG_PEEK can catch a close that is still in flight.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -52,13 +52,13 @@ static bool upool_is_alive(struct uconn *uc)
 	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-struct uconn *upool_get(struct ups_server *s)
+struct uconn *upool_get(struct ups_server *s, bool probe)
 {
 	struct uconn *uc;
 
 	while ((uc = TAILQ_FIRST(&s->idle))) {
 		upool_unlink(uc);
-		if (upool_is_alive(uc)) {
+		if (!probe || upool_is_alive(uc)) {
 			uc->uses++;
 			bufferevent_set_timeouts(uc->bev, NULL, NULL);
 			return uc;
@@ -100,6 +100,7 @@ struct uconn *upool_connect(struct ups_server *s)
 		errno = ECONNREFUSED;
 		return NULL;
 	}
+	conn_own_reads(uc->bev);
 	return uc;
 }
 

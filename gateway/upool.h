@@ -9,6 +9,7 @@
 #define TG_UPOOL_H
 
 #include <stdint.h>
+#include <stdbool.h>
 #include <sys/queue.h>
 
 struct bufferevent;
@@ -21,8 +22,12 @@ struct uconn {
 	uint32_t uses; /* requests served, for logs */
 };
 
-/* Returns an idle, live connection to <s> taken out of the pool, or NULL. */
-struct uconn *upool_get(struct ups_server *s);
+/* Returns an idle connection to <s> taken out of the pool, or NULL. Its
+ * close is seen by the loop, but one that arrived in the current loop turn
+ * is not processed yet: with <probe>, a MSG_PEEK catches that too. The
+ * probe costs a syscall per request, so only a request that could not be
+ * retried on a reset asks for it. */
+struct uconn *upool_get(struct ups_server *s, bool probe);
 
 /* Starts a non-blocking connect to <s>. Returns the new uconn (callbacks
  * unset: the caller sets them before the loop runs) or NULL with errno. */

@@ -3,8 +3,10 @@
  * graceful drain on stop.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -141,6 +143,7 @@ int worker_init(struct worker *w, int id, const struct cfg *c, const struct flt_
 
 	memset(w, 0, sizeof(*w));
 	w->id = id;
+	w->stop_fd = -1;
 	w->cfg = c;
 	w->filters = filters;
 	w->alog_fd = alog_fd;
@@ -151,7 +154,8 @@ int worker_init(struct worker *w, int id, const struct cfg *c, const struct flt_
 	/* the changelist folds an event added and deleted within one loop turn
 	 * into nothing: see conn_flush() */
 	cfg_ev = event_config_new();
-	if (!cfg_ev || event_config_set_flag(cfg_ev, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST))
+	if (!cfg_ev || event_config_set_flag(cfg_ev, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) ||
+	    event_config_set_flag(cfg_ev, EVENT_BASE_FLAG_NOLOCK))
 		w->base = NULL;
 	else
 		w->base = event_base_new_with_config(cfg_ev);
@@ -161,12 +165,13 @@ int worker_init(struct worker *w, int id, const struct cfg *c, const struct flt_
 		return -ENOMEM;
 	w->alog = evbuffer_new();
 	w->alog_timer = evtimer_new(w->base, worker_on_alog_timer, w);
-	w->stop_ev = event_new(w->base, -1, 0, worker_on_stop, w);
+	w->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	w->stop_ev = event_new(w->base, w->stop_fd, EV_READ, worker_on_stop, w);
 	w->drain_timer = evtimer_new(w->base, worker_on_drain_timeout, w);
 	w->ups = ups_new_all(w, c);
 	w->hdr_scratch = calloc(c->gw.max_headers, sizeof(*w->hdr_scratch));
-	if (!w->hdr_scratch || !w->alog || !w->alog_timer || !w->stop_ev || !w->drain_timer ||
-	    !w->ups)
+	if (!w->hdr_scratch || !w->alog || !w->alog_timer || w->stop_fd < 0 || !w->stop_ev ||
+	    !w->drain_timer || !w->ups || event_add(w->stop_ev, NULL))
 		return -ENOMEM;
 	for (int i = 0; i < n; i++) {
 		/* backlog -1: the socket is listening already (main.c) */
@@ -194,7 +199,12 @@ int worker_start(struct worker *w)
 
 void worker_stop(struct worker *w)
 {
-	event_active(w->stop_ev, EV_READ, 0);
+	uint64_t one = 1;
+
+	/* a write the worker's loop sees as a read event: the bases have no
+	 * locks, so no other thread may touch their events */
+	if (write(w->stop_fd, &one, sizeof(one)) < 0)
+		log_main(LOG_ERROR, "cannot stop worker %d: %s", w->id, strerror(errno));
 }
 
 void worker_join(struct worker *w)
@@ -212,6 +222,8 @@ void worker_join(struct worker *w)
 	evbuffer_free(w->alog);
 	event_free(w->alog_timer);
 	event_free(w->stop_ev);
+	if (w->stop_fd >= 0)
+		close(w->stop_fd);
 	event_free(w->drain_timer);
 	event_base_free(w->base);
 }

@@ -43,7 +43,8 @@ struct worker {
 	struct evbuffer *alog; /* lines waiting for one write() */
 	struct event *alog_timer;
 
-	struct event *stop_ev; /* activated by worker_stop() */
+	int stop_fd;           /* eventfd: worker_stop() writes it */
+	struct event *stop_ev; /* reads it */
 	struct event *drain_timer;
 	bool draining;
 };

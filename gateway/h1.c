@@ -70,11 +70,6 @@ size_t h1_head_scan(const char *buf, size_t len, size_t *scanned)
 	return 0;
 }
 
-bool h1_name_eq(const char *name, size_t len, const char *lit)
-{
-	return strlen(lit) == len && strncasecmp(name, lit, len) == 0;
-}
-
 bool h1_list_next(const char **p, const char *end, const char **tok, size_t *tok_len)
 {
 	const char *s = *p;

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <string.h>
+#include <strings.h>
 #include <sys/types.h>
 
 /* Parse errors: negative, each mapped to a status by h1_err_status(). */
@@ -123,8 +125,13 @@ int h1_err_status(int err);
 /* Returns a short static text for <err>, for logs and error bodies. */
 const char *h1_err_str(int err);
 
-/* Returns true when <name,len> equals <lit> ignoring ASCII case. */
-bool h1_name_eq(const char *name, size_t len, const char *lit);
+/* Returns true when <name,len> equals <lit> ignoring ASCII case. Inline so
+ * that the length of a literal <lit> is known at compile time: most names
+ * differ in length and cost one compare. */
+static inline bool h1_name_eq(const char *name, size_t len, const char *lit)
+{
+	return strlen(lit) == len && strncasecmp(name, lit, len) == 0;
+}
 
 /* Iterates a comma-separated list value (RFC 9110 5.6.1): on each call sets
  * <tok,tok_len> to the next non-empty element with OWS trimmed, advancing *<p>.

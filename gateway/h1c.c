@@ -219,12 +219,6 @@ void h1c_reply_local(struct txn *t, int status, const char *detail)
 	conn_txn_done(c, keepalive);
 }
 
-/* Appends a Content-Length field. */
-static void h1c_add_length(struct evbuffer *out, uint64_t len)
-{
-	evbuffer_add_printf(out, "Content-Length: %llu\r\n", (unsigned long long)len);
-}
-
 int h1c_write_resp_head(struct txn *t)
 {
 	struct conn *c = t->c;
@@ -236,8 +230,13 @@ int h1c_write_resp_head(struct txn *t)
 	const char *reason = m->reason_len ? m->reason : http_reason(m->status);
 	size_t reason_len = m->reason_len ? m->reason_len : strlen(reason);
 	bool tunnel = m->status == 101;
+	char status_line[] = "HTTP/1.1 000 ";
 
-	evbuffer_add_printf(out, "HTTP/1.1 %d ", m->status);
+	/* the parser took exactly three digits */
+	status_line[9] = (char)('0' + m->status / 100);
+	status_line[10] = (char)('0' + m->status / 10 % 10);
+	status_line[11] = (char)('0' + m->status % 10);
+	evbuffer_add(out, status_line, sizeof(status_line) - 1);
 	evbuffer_add(out, reason, reason_len);
 	evbuffer_add(out, "\r\n", 2);
 	if (http_write_fields(&t->resp, NULL, out))
@@ -246,7 +245,7 @@ int h1c_write_resp_head(struct txn *t)
 	if (tunnel) {
 		const struct h1_hdr *up = http_hdr_get(&t->resp, "upgrade");
 
-		evbuffer_add_printf(out, "Connection: Upgrade\r\nUpgrade: ");
+		evbuffer_add(out, "Connection: Upgrade\r\nUpgrade: ", 30);
 		if (up)
 			evbuffer_add(out, up->value, up->value_len);
 		evbuffer_add(out, "\r\n\r\n", 4);
@@ -255,22 +254,22 @@ int h1c_write_resp_head(struct txn *t)
 	} else if (http_resp_has_no_body(t->req.h.method, t->req.h.method_len, m->status)) {
 		/* HEAD and 304 announce the length of the body they do not carry */
 		if ((m->flags & H1_F_HAS_CL) && m->status != 204 && m->status >= 200)
-			h1c_add_length(out, (uint64_t)m->content_length);
+			http_write_length(out, (uint64_t)m->content_length);
 		relay_init(&t->resp_body, RELAY_NONE, 0, RELAY_NONE);
 	} else if (m->flags & H1_F_CHUNKED) {
 		if (client11)
-			evbuffer_add_printf(out, "Transfer-Encoding: chunked\r\n");
+			evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
 		else
 			keepalive = false;
 		relay_init(&t->resp_body, RELAY_CHUNKED, 0, client11 ? RELAY_CHUNKED : RELAY_CLOSE);
 	} else if (m->flags & H1_F_HAS_CL) {
-		h1c_add_length(out, (uint64_t)m->content_length);
+		http_write_length(out, (uint64_t)m->content_length);
 		relay_init(&t->resp_body, RELAY_LENGTH, (uint64_t)m->content_length, RELAY_LENGTH);
 	} else {
 		/* close-delimited upstream body: re-frame it so the client
 		 * connection survives, if the client speaks 1.1 */
 		if (client11)
-			evbuffer_add_printf(out, "Transfer-Encoding: chunked\r\n");
+			evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
 		else
 			keepalive = false;
 		relay_init(&t->resp_body, RELAY_CLOSE, 0, client11 ? RELAY_CHUNKED : RELAY_CLOSE);

@@ -100,17 +100,24 @@ int http_hdr_set(struct http_msg *m, const char *name, const char *value, size_t
 	return http_hdr_add(m, name, value, vlen);
 }
 
-static const char *const http_hop_fields[] = {
-        "connection",
-        "keep-alive",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "content-length",
-        "proxy-connection",
-        "proxy-authenticate",
-        "proxy-authorization",
+/* clang-format off */
+#define HTTP_NAME(s) { (s), sizeof(s) - 1 }
+/* clang-format on */
+
+static const struct {
+	const char *name;
+	size_t len;
+} http_hop_fields[] = {
+        HTTP_NAME("connection"),
+        HTTP_NAME("keep-alive"),
+        HTTP_NAME("te"),
+        HTTP_NAME("trailer"),
+        HTTP_NAME("transfer-encoding"),
+        HTTP_NAME("upgrade"),
+        HTTP_NAME("content-length"),
+        HTTP_NAME("proxy-connection"),
+        HTTP_NAME("proxy-authenticate"),
+        HTTP_NAME("proxy-authorization"),
 };
 
 /* Walks the options of the Connection fields of <m>. With <h>: does one
@@ -141,7 +148,8 @@ static bool http_conn_option(const struct http_msg *m, const struct h1_hdr *h)
 static bool http_hop(const struct http_msg *m, const struct h1_hdr *h, bool conn_options)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(http_hop_fields); i++)
-		if (h1_name_eq(h->name, h->name_len, http_hop_fields[i]))
+		if (h->name_len == http_hop_fields[i].len &&
+		    strncasecmp(h->name, http_hop_fields[i].name, h->name_len) == 0)
 			return true;
 	/* "Proxy-*" is ours to consume, never the origin's (httpoxy and co.) */
 	if (h->name_len > 6 && strncasecmp(h->name, "proxy-", 6) == 0)
@@ -157,7 +165,19 @@ bool http_is_hop_by_hop(const struct http_msg *m, const struct h1_hdr *h)
 int http_write_fields(const struct http_msg *m, const char *skip, struct evbuffer *out)
 {
 	bool conn_options = http_conn_option(m, NULL);
+	struct evbuffer_iovec v;
+	size_t room = 0;
+	char *p;
 
+	/* one reservation for the lot: evbuffer_add() per name, separator,
+	 * value and CRLF showed in profiles; what is skipped is not copied */
+	for (unsigned i = 0; i < m->h.n_hdrs; i++)
+		room += m->h.hdrs[i].name_len + m->h.hdrs[i].value_len + 4;
+	if (room == 0)
+		return 0;
+	if (evbuffer_reserve_space(out, (ev_ssize_t)room, &v, 1) != 1)
+		return -ENOMEM;
+	p = v.iov_base;
 	for (unsigned i = 0; i < m->h.n_hdrs; i++) {
 		const struct h1_hdr *h = &m->h.hdrs[i];
 
@@ -165,11 +185,28 @@ int http_write_fields(const struct http_msg *m, const char *skip, struct evbuffe
 			continue;
 		if (skip && h1_name_eq(h->name, h->name_len, skip))
 			continue;
-		if (evbuffer_add(out, h->name, h->name_len) || evbuffer_add(out, ": ", 2) ||
-		    evbuffer_add(out, h->value, h->value_len) || evbuffer_add(out, "\r\n", 2))
-			return -ENOMEM;
+		memcpy(p, h->name, h->name_len);
+		p += h->name_len;
+		*p++ = ':';
+		*p++ = ' ';
+		memcpy(p, h->value, h->value_len);
+		p += h->value_len;
+		*p++ = '\r';
+		*p++ = '\n';
 	}
-	return 0;
+	v.iov_len = (size_t)(p - (char *)v.iov_base);
+	return evbuffer_commit_space(out, &v, 1) ? -ENOMEM : 0;
+}
+
+int http_write_length(struct evbuffer *out, uint64_t len)
+{
+	char f[sizeof("Content-Length: \r\n") + UTIL_U64_DIGITS] = "Content-Length: ";
+	size_t n = sizeof("Content-Length: ") - 1;
+
+	n += util_u64_dec(f + n, len);
+	f[n++] = '\r';
+	f[n++] = '\n';
+	return evbuffer_add(out, f, n) ? -ENOMEM : 0;
 }
 
 const char *http_reason(int status)

@@ -58,6 +58,9 @@ bool http_is_hop_by_hop(const struct http_msg *m, const struct h1_hdr *h);
  * <skip> (NULL for none). Returns 0 or -ENOMEM. */
 int http_write_fields(const struct http_msg *m, const char *skip, struct evbuffer *out);
 
+/* Appends "Content-Length: <len>\r\n" to <out>. Returns 0 or -ENOMEM. */
+int http_write_length(struct evbuffer *out, uint64_t len);
+
 /* Returns the reason phrase of <status> ("Bad Gateway"), "Unknown" if none. */
 const char *http_reason(int status);
 

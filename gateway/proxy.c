@@ -227,7 +227,7 @@ static int proxy_write_head(struct txn *t)
 	if (t->req_body.in == RELAY_CHUNKED)
 		evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
 	else if (t->req_body.in == RELAY_LENGTH)
-		evbuffer_add_printf(out, "Content-Length: %lld\r\n", (long long)m->content_length);
+		http_write_length(out, (uint64_t)m->content_length);
 	return evbuffer_add(out, "\r\n", 2) ? -ENOMEM : 0;
 }
 

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "util.h"
@@ -20,6 +21,19 @@ uint64_t util_wall_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+size_t util_u64_dec(char *buf, uint64_t v)
+{
+	char tmp[UTIL_U64_DIGITS];
+	size_t n = 0;
+
+	do {
+		tmp[sizeof(tmp) - ++n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	memcpy(buf, tmp + sizeof(tmp) - n, n);
+	return n;
 }
 
 const char *util_addr_ip(const struct sockaddr *sa, char *buf, size_t len)

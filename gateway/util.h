@@ -14,6 +14,13 @@ uint64_t util_mono_ns(void);
 /* Returns CLOCK_REALTIME in nanoseconds since the Unix epoch: for timestamps. */
 uint64_t util_wall_ns(void);
 
+#define UTIL_U64_DIGITS 20 /* the longest decimal uint64_t */
+
+/* Writes <v> in decimal at <buf> (room for UTIL_U64_DIGITS) without a NUL.
+ * Returns the length. printf's parsing of its format costs more than the
+ * digits on the request path. */
+size_t util_u64_dec(char *buf, uint64_t v);
+
 /* Formats the address of <sa> as "ip" into <buf,len> (no port). Returns <buf>. */
 const char *util_addr_ip(const struct sockaddr *sa, char *buf, size_t len);
 

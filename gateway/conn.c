@@ -198,12 +198,49 @@ void conn_drain(struct conn *c)
 		conn_close(c);
 }
 
-/* What libevent 2.1's evbuffer_read() takes at most per wakeup. */
-#define CONN_LIBEVENT_READ 4096
+/* What one read callback takes at most, as libevent 2.1 does: a head fits;
+ * a body tops up with conn_read_more(). */
+#define CONN_FIRST_READ 4096
+
+/* Reads at most <want> bytes from <fd> onto the end of <in>, which the
+ * caller has unfrozen, committing exactly what arrived across the reserved
+ * extents. Returns what readv() returned: 0 at EOF, -1 with errno. */
+static ssize_t conn_readv(evutil_socket_t fd, struct evbuffer *in, size_t want)
+{
+	struct evbuffer_iovec v[2];
+	int nv = evbuffer_reserve_space(in, (ev_ssize_t)want, v, 2), err;
+	ssize_t n;
+
+	if (nv <= 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (v[0].iov_len >= want) {
+		v[0].iov_len = want;
+		nv = 1;
+	} else if (nv > 1 && v[0].iov_len + v[1].iov_len > want) {
+		v[1].iov_len = want - v[0].iov_len;
+	}
+	n = readv(fd, (struct iovec *)v, nv);
+	if (n <= 0) {
+		err = errno;
+		evbuffer_commit_space(in, v, 0);
+		errno = err;
+		return n;
+	}
+	if ((size_t)n <= v[0].iov_len) {
+		v[0].iov_len = (size_t)n;
+		nv = 1;
+	} else {
+		v[1].iov_len = (size_t)n - v[0].iov_len;
+	}
+	evbuffer_commit_space(in, v, nv);
+	return n;
+}
 
 /* Reads what the socket of <bev> has, as libevent 2.1's socket bufferevent
  * read callback does, minus the FIONREAD ioctl evbuffer_read() makes before
- * every read to size it: a reserve of CONN_LIBEVENT_READ bytes serves a
+ * every read to size it: a reserve of CONN_FIRST_READ bytes serves a
  * request or response head in one readv(), and bodies top up through
  * conn_read_more(). Watermarks, timeouts and callbacks behave as libevent
  * documents them: a read at or above the low watermark runs the read
@@ -213,11 +250,10 @@ static void conn_on_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct bufferevent *bev = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	struct evbuffer_iovec v[2];
 	short ev = BEV_EVENT_READING;
-	size_t want = CONN_LIBEVENT_READ, len = evbuffer_get_length(in);
+	size_t want = CONN_FIRST_READ, len = evbuffer_get_length(in);
 	ssize_t n;
-	int nv, err;
+	int err;
 
 	if (what == EV_TIMEOUT) {
 		ev |= BEV_EVENT_TIMEOUT;
@@ -230,39 +266,16 @@ static void conn_on_readable(evutil_socket_t fd, short what, void *arg)
 		if (want > bev->wm_read.high - len)
 			want = bev->wm_read.high - len;
 	}
+	/* a bufferevent freezes the end of its input: only it may add there */
 	evbuffer_unfreeze(in, 0);
-	nv = evbuffer_reserve_space(in, (ev_ssize_t)want, v, 2);
-	if (nv <= 0) {
-		evbuffer_freeze(in, 0);
-		errno = ENOMEM;
-		ev |= BEV_EVENT_ERROR;
-		goto fail;
-	}
-	if (v[0].iov_len >= want) {
-		v[0].iov_len = want;
-		nv = 1;
-	} else if (nv > 1 && v[0].iov_len + v[1].iov_len > want) {
-		v[1].iov_len = want - v[0].iov_len;
-	}
-	n = readv(fd, (struct iovec *)v, nv);
-	err = errno;
-	if (n <= 0) {
-		evbuffer_commit_space(in, v, 0);
-		evbuffer_freeze(in, 0);
-		if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK || err == EINTR))
-			return;
-		ev |= n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR;
-		errno = err;
-		goto fail;
-	}
-	if ((size_t)n <= v[0].iov_len) {
-		v[0].iov_len = (size_t)n;
-		nv = 1;
-	} else {
-		v[1].iov_len = (size_t)n - v[0].iov_len;
-	}
-	evbuffer_commit_space(in, v, nv);
+	n = conn_readv(fd, in, want);
 	evbuffer_freeze(in, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n <= 0) {
+		ev |= n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR;
+		goto fail;
+	}
 	if (bev->readcb && evbuffer_get_length(in) >= bev->wm_read.low)
 		bev->readcb(bev, bev->cbarg);
 	return;
@@ -287,40 +300,20 @@ size_t conn_read_more(struct bufferevent *bev, size_t limit)
 	evutil_socket_t fd = bufferevent_getfd(bev);
 	size_t total = 0;
 
-	/* libevent's own read just took up to 4 kB: less means it drained the
+	/* the read callback just took up to 4 kB: less means it drained the
 	 * socket, and another read would only cost a syscall to say EAGAIN */
-	if (evbuffer_get_length(in) < CONN_LIBEVENT_READ)
+	if (evbuffer_get_length(in) < CONN_FIRST_READ)
 		return 0;
-	/* a bufferevent freezes the end of its input: only it may add there */
 	evbuffer_unfreeze(in, 0);
 	while (evbuffer_get_length(in) < limit) {
-		struct evbuffer_iovec v[2];
 		size_t want = limit - evbuffer_get_length(in);
-		int nv;
 		ssize_t n;
 
 		if (want > CONN_IO_MAX)
 			want = CONN_IO_MAX;
-		nv = evbuffer_reserve_space(in, (ev_ssize_t)want, v, 2);
-		if (nv <= 0)
+		n = conn_readv(fd, in, want);
+		if (n <= 0)
 			break;
-		if (v[0].iov_len > want)
-			v[0].iov_len = want;
-		if (nv > 1 && v[0].iov_len + v[1].iov_len > want)
-			v[1].iov_len = want - v[0].iov_len;
-		n = readv(fd, (struct iovec *)v, nv);
-		if (n <= 0) {
-			evbuffer_commit_space(in, v, 0);
-			break;
-		}
-		/* commit exactly what arrived, across the two extents */
-		if ((size_t)n <= v[0].iov_len) {
-			v[0].iov_len = (size_t)n;
-			nv = 1;
-		} else {
-			v[1].iov_len = (size_t)n - v[0].iov_len;
-		}
-		evbuffer_commit_space(in, v, nv);
 		total += (size_t)n;
 		if ((size_t)n < want)
 			break; /* drained: the next read would say EAGAIN */

@@ -17,8 +17,8 @@ struct export_resource {
 	const char *service_name;    /* service.name; Zipkin's localEndpoint */
 	const char *service_version; /* service.version; NULL = left out */
 	const char *host_name;       /* host.name; NULL = left out */
-	/* telemetry.sdk.name/language/version and the scope are fixed:
-	 * "tracegate", "c", TG_VERSION */
+	                             /* telemetry.sdk.name/language/version and the scope are fixed:
+	                              * "tracegate", "c", TG_VERSION */
 };
 
 /* Appends the body to <b>; returns 0, or -1 when <b> ran out of memory. */

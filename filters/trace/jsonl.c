@@ -1,7 +1,7 @@
 /* jsonl.c: the JSON-lines exporter: one JSON object per span, appended to a
  * file, stdout or stderr.
  *
- * Runs on the exporter thread. A batch is formatted into one buffer and
+ * Runs on its exporter thread. A batch is formatted into one buffer and
  * written with write() of whole lines, so lines never interleave with the
  * access log when both go to stdout. Field names follow OTLP's JSON mapping
  * (traceId, startTimeUnixNano...), with attributes as a flat object.
@@ -142,27 +142,24 @@ static bool jsonl_flush(struct jsonl *j)
 	return ok;
 }
 
-static int jsonl_write(void *st, const struct span *const *spans, int n)
+static enum export_status jsonl_send(void *st, const struct span *const *spans, int n,
+                                     const struct export_ctl *ctl)
 {
 	struct jsonl *j = st;
-	int done = 0, pending = 0;
+	bool ok = true;
 
+	(void)ctl; /* a local write does not wait for anyone */
 	for (int i = 0; i < n; i++) {
 		jsonl_span(j, spans[i]);
-		pending++;
-		if (j->buf.len >= JSONL_BUF_MAX || i == n - 1) {
-			if (jsonl_flush(j))
-				done += pending;
-			pending = 0;
-		}
+		if (j->buf.len >= JSONL_BUF_MAX || i == n - 1)
+			ok &= jsonl_flush(j);
 	}
-	return done;
+	return ok ? EXPORT_SENT : EXPORT_FAILED;
 }
 
-static int jsonl_open(const struct cfg *c, void **st)
+static int jsonl_open(const struct cfg *c, const struct trace_exp_cfg *ec, void **st)
 {
-	const struct trace_jsonl_cfg *jc = trace_cfg_jsonl(c);
-	const char *path = jc ? jc->path : "stdout";
+	const char *path = ec->path;
 	struct jsonl *j = calloc(1, sizeof(*j));
 
 	if (!j || !(j->service = strdup(c->gw.service_name))) {
@@ -202,8 +199,7 @@ static void jsonl_close(void *st)
 }
 
 const struct exporter_ops jsonl_exporter = {
-        .name = "jsonl",
         .open = jsonl_open,
-        .write = jsonl_write,
+        .send = jsonl_send,
         .close = jsonl_close,
 };

@@ -1,5 +1,5 @@
 /* trace.h: the tracing filter: its configuration ([tracing], overridable
- * per [route]; [exporter.jsonl]) and its ops for the filter chain.
+ * per [route]; [exporter.*]) and its ops for the filter chain.
  *
  * The filter reads the caller's trace context (W3C, B3), decides sampling
  * per route, opens a SERVER span per request and a CLIENT span per upstream
@@ -32,7 +32,13 @@ enum trace_parent {
 #define TRACE_PROP_B3      0x2u /* single "b3" header */
 #define TRACE_PROP_B3MULTI 0x4u /* X-B3-* headers */
 
-#define TRACE_EXP_JSONL 0x1u
+/* Exporters, in the order [tracing] exporters knows them. */
+enum trace_exp {
+	TRACE_EXP_OTLP,
+	TRACE_EXP_ZIPKIN,
+	TRACE_EXP_JSONL,
+	TRACE_EXP_N,
+};
 
 #define TRACE_CIDR_MAX 16
 
@@ -61,19 +67,34 @@ struct trace_cfg {
 	char *trace_id_header;
 	char *force_header;
 	struct trace_cidrs force_from;
-	unsigned exporters; /* TRACE_EXP_* */
+	unsigned exporters; /* 1 << enum trace_exp */
 	uint32_t ring_spans;
+	uint32_t flush_timeout_ms;
 };
 
-/* [exporter.jsonl] */
-struct trace_jsonl_cfg {
-	char *path; /* "stdout", "stderr" or a file */
-	uint32_t delay_ms;
+/* The protocol and compression keys, in the order of their words. */
+enum trace_otlp_proto { TRACE_OTLP_PROTOBUF, TRACE_OTLP_JSON };
+enum trace_compression { TRACE_COMPRESS_NONE, TRACE_COMPRESS_GZIP };
+
+/* [exporter.otlp], [exporter.zipkin] and [exporter.jsonl]: one struct, each
+ * section's table naming the keys that apply to it. */
+struct trace_exp_cfg {
+	uint32_t queue_size; /* spans waiting for this exporter */
+	uint32_t batch_size; /* spans per export */
+	uint32_t delay_ms;   /* longest wait of a span before its batch goes */
+	uint32_t timeout_ms; /* one export attempt */
+	uint32_t retry_ms;   /* retries of one batch, in all */
+	char *endpoint;      /* otlp, zipkin: the URL */
+	int protocol;        /* otlp: enum trace_otlp_proto */
+	int compression;     /* otlp, zipkin: enum trace_compression */
+	char *headers;       /* otlp, zipkin: "name=value, ..." sent with each export */
+	char *ca_file;       /* otlp, zipkin: trust anchors for https://; NULL = system */
+	char *path;          /* jsonl: "stdout", "stderr" or a file */
 };
 
 extern const struct flt_ops trace_flt_ops;
 
-/* Registers [tracing] and [exporter.jsonl] with the config loader. Returns
+/* Registers [tracing] and the [exporter.*] sections with the config loader. Returns
  * 0 or a negative errno. Boot thread, before cfg_load(). */
 int trace_cfg_declare(void);
 
@@ -81,8 +102,10 @@ int trace_cfg_declare(void);
  * or as route <r> sees them when <r> is not NULL. */
 const struct trace_cfg *trace_cfg_get(const struct cfg *c, const struct cfg_route *r);
 
-/* Returns the [exporter.jsonl] values of <c>. */
-const struct trace_jsonl_cfg *trace_cfg_jsonl(const struct cfg *c);
+/* Returns the [exporter.<name of e>] values of <c> (defaults when the
+ * section is absent), and the exporter's name in *<name> when not NULL. */
+const struct trace_exp_cfg *trace_cfg_exporter(const struct cfg *c, enum trace_exp e,
+                                               const char **name);
 
 /* Returns true when address <sa> is inside one of <set>. */
 bool trace_cidrs_match(const struct trace_cidrs *set, const struct sockaddr *sa);

@@ -2,8 +2,8 @@
  *
  * [tracing] holds the defaults; the keys flagged CFG_K_ROUTE may be set in a
  * [route] as well and then hold for that route only (the loader merges them,
- * cfg_route.c). [exporter.jsonl] configures the JSON-lines exporter. Boot
- * thread only.
+ * cfg_route.c). [exporter.otlp], [exporter.zipkin] and [exporter.jsonl]
+ * configure the exporters. Boot thread only.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,7 +17,7 @@
 #include "trace/trace.h"
 
 #define TC(m) CFG_FIELD(struct trace_cfg, m)
-#define TJ(m) CFG_FIELD(struct trace_jsonl_cfg, m)
+#define TE(m) CFG_FIELD(struct trace_exp_cfg, m)
 #define WORDS " \t,"
 #define ROUTE CFG_K_ROUTE
 
@@ -128,15 +128,23 @@ static int trace_set_inject(const struct cfg_key *k, const char *val, void *fiel
 	return 0;
 }
 
+static const char *const trace_exp_names[TRACE_EXP_N] = {
+        [TRACE_EXP_OTLP] = "otlp",
+        [TRACE_EXP_ZIPKIN] = "zipkin",
+        [TRACE_EXP_JSONL] = "jsonl",
+};
+
 static int trace_exporter_one(const char *w, size_t n, void *arg)
 {
 	unsigned *set = arg;
 
-	if (trace_word_is(w, n, "jsonl"))
-		*set |= TRACE_EXP_JSONL;
-	else if (!trace_word_is(w, n, "none"))
-		return -1;
-	return 0;
+	for (int e = 0; e < TRACE_EXP_N; e++) {
+		if (trace_word_is(w, n, trace_exp_names[e])) {
+			*set |= 1u << e;
+			return 0;
+		}
+	}
+	return trace_word_is(w, n, "none") ? 0 : -1;
 }
 
 static int trace_set_exporters(const struct cfg_key *k, const char *val, void *field, char *msg,
@@ -146,7 +154,8 @@ static int trace_set_exporters(const struct cfg_key *k, const char *val, void *f
 
 	(void)k;
 	if (trace_words(val, trace_exporter_one, &set) < 0)
-		return trace_cfg_expected(msg, msglen, val, "jsonl or none");
+		return trace_cfg_expected(msg, msglen, val,
+		                          "any of otlp, zipkin and jsonl, or none");
 	*(unsigned *)field = set;
 	return 0;
 }
@@ -253,10 +262,13 @@ static const struct cfg_key trace_keys[] = {
         {"force_from", CFG_T_CUSTOM, TC(force_from), .set = trace_set_cidrs, .flags = ROUTE,
          .unit = "CIDR list", .doc = "client networks allowed to use force_header"},
         {"exporters", CFG_T_CUSTOM, TC(exporters), .set = trace_set_exporters, .def = "jsonl",
-         .doc = "where sampled spans go: jsonl, or none"},
+         .doc = "where sampled spans go: any of otlp, zipkin and jsonl, or none"},
         {"ring_spans", CFG_T_UINT, TC(ring_spans), .min = 16, .max = 1048576, .def = "1024",
          .unit = "spans",
-         .doc = "per worker, finished spans waiting for the exporter; full = dropped"},
+         .doc = "per worker, finished spans waiting for the exporters; full = dropped"},
+        {"flush_timeout_ms", CFG_T_MS, TC(flush_timeout_ms), .min = 0, .max = 600000, .def = "5000",
+         .unit = "ms",
+         .doc = "at shutdown, how long the exporters may take to send what is queued"},
         {.name = NULL},
 };
 
@@ -277,28 +289,105 @@ static const struct cfg_section trace_section = {
         .doc = "trace context, sampling and spans; keys marked (R) may be set per [route]",
 };
 
-static const struct cfg_key trace_jsonl_keys[] = {
-        {"path", CFG_T_STR, TJ(path), .def = "stdout",
-         .doc = "stdout, stderr or a file (appended to): one JSON object per span"},
-        {"delay_ms", CFG_T_MS, TJ(delay_ms), .min = 1, .max = 60000, .def = "200", .unit = "ms",
-         .doc = "longest time a finished span waits before it is written"},
+/* clang-format off */
+/* What every exporter section has. */
+#define TRACE_EXP_QUEUE(batch, delay)                                                              \
+	{"queue_size", CFG_T_UINT, TE(queue_size), .min = 1, .max = 1048576, .def = "2048",        \
+	 .unit = "spans", .doc = "spans waiting for this exporter; full = new spans dropped"},     \
+	{"batch_size", CFG_T_UINT, TE(batch_size), .min = 1, .max = 65536, .def = batch,           \
+	 .unit = "spans", .doc = "spans per export, at most"},                                     \
+	{"delay_ms", CFG_T_MS, TE(delay_ms), .min = 1, .max = 600000, .def = delay, .unit = "ms",  \
+	 .doc = "longest time a finished span waits for its batch"}
+
+/* What the exporters that POST to a collector have. */
+#define TRACE_EXP_HTTP(url)                                                                        \
+	{"endpoint", CFG_T_STR, TE(endpoint), .def = url, .check = trace_check_url,                \
+	 .doc = "the collector's URL, http:// or https://"},                                       \
+	{"compression", CFG_T_ENUM, TE(compression), .words = trace_compression_words,             \
+	 .def = "gzip", .doc = "gzip or none"},                                                    \
+	{"headers", CFG_T_STR, TE(headers), .check = trace_check_headers,                          \
+	 .doc = "name=value pairs, comma separated, sent with every export (auth)"},               \
+	{"ca_file", CFG_T_STR, TE(ca_file),                                                        \
+	 .doc = "PEM trust anchors for https://; absent = the system's"},                          \
+	{"timeout_ms", CFG_T_MS, TE(timeout_ms), .min = 1, .max = 600000, .def = "10000",          \
+	 .unit = "ms", .doc = "one export attempt, connect to response"},                          \
+	{"retry_ms", CFG_T_MS, TE(retry_ms), .min = 0, .max = 3600000, .def = "30000",             \
+	 .unit = "ms", .doc = "how long a batch is retried before its spans are dropped"}
+/* clang-format on */
+
+static const char *const trace_compression_words[] = {"none", "gzip", NULL};
+static const char *const trace_protocol_words[] = {"protobuf", "json", NULL};
+
+static int trace_check_url(char *val, char *msg, size_t msglen)
+{
+	if (strncmp(val, "http://", 7) != 0 && strncmp(val, "https://", 8) != 0)
+		return trace_cfg_expected(msg, msglen, val, "an http:// or https:// URL");
+	return 0;
+}
+
+/* "x-api-key=abc, authorization=Bearer t": a header name, '=', a value
+ * without control characters; the header lines are built by http_exp.c. */
+static int trace_check_headers(char *val, char *msg, size_t msglen)
+{
+	static const char tchar[] = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
+	                            "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	const char *p = val;
+
+	while (*p) {
+		size_t name = (p += strspn(p, " \t"), strspn(p, tchar));
+
+		if (name == 0 || p[name] != '=')
+			return trace_cfg_expected(msg, msglen, val,
+			                          "name=value pairs separated by commas");
+		p += name + 1 + strcspn(p + name + 1, ",");
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+static const struct cfg_key trace_otlp_keys[] = {
+        TRACE_EXP_HTTP("http://127.0.0.1:4318/v1/traces"),
+        {"protocol", CFG_T_ENUM, TE(protocol), .words = trace_protocol_words, .def = "protobuf",
+         .doc = "protobuf or json (OTLP/HTTP)"},
+        TRACE_EXP_QUEUE("512", "5000"),
         {.name = NULL},
 };
 
-static const struct cfg_section trace_jsonl_section = {
-        .name = "exporter.jsonl",
-        .keys = trace_jsonl_keys,
-        .size = sizeof(struct trace_jsonl_cfg),
-        .doc = "the JSON-lines exporter",
+static const struct cfg_key trace_zipkin_keys[] = {
+        TRACE_EXP_HTTP("http://127.0.0.1:9411/api/v2/spans"),
+        TRACE_EXP_QUEUE("512", "5000"),
+        {.name = NULL},
+};
+
+static const struct cfg_key trace_jsonl_keys[] = {
+        {"path", CFG_T_STR, TE(path), .def = "stdout",
+         .doc = "stdout, stderr or a file (appended to): one JSON object per span"},
+        TRACE_EXP_QUEUE("512", "200"),
+        {.name = NULL},
+};
+
+static const struct cfg_section trace_exp_sections[TRACE_EXP_N] = {
+        [TRACE_EXP_OTLP] = {.name = "exporter.otlp",
+                            .keys = trace_otlp_keys,
+                            .size = sizeof(struct trace_exp_cfg),
+                            .doc = "OTLP/HTTP to an OpenTelemetry Collector (or Jaeger, Tempo...)"},
+        [TRACE_EXP_ZIPKIN] = {.name = "exporter.zipkin",
+                              .keys = trace_zipkin_keys,
+                              .size = sizeof(struct trace_exp_cfg),
+                              .doc = "Zipkin v2 JSON to /api/v2/spans"},
+        [TRACE_EXP_JSONL] = {.name = "exporter.jsonl",
+                             .keys = trace_jsonl_keys,
+                             .size = sizeof(struct trace_exp_cfg),
+                             .doc = "one JSON object per span to a file or stdout"},
 };
 
 int trace_cfg_declare(void)
 {
 	int err = cfg_register(&trace_section);
 
-	if (err && err != -EEXIST)
-		return err;
-	err = cfg_register(&trace_jsonl_section);
+	for (int e = 0; e < TRACE_EXP_N && (!err || err == -EEXIST); e++)
+		err = cfg_register(&trace_exp_sections[e]);
 	return err == -EEXIST ? 0 : err;
 }
 
@@ -309,9 +398,12 @@ const struct trace_cfg *trace_cfg_get(const struct cfg *c, const struct cfg_rout
 	return tc ? tc : cfg_ext_get(c, "tracing", NULL);
 }
 
-const struct trace_jsonl_cfg *trace_cfg_jsonl(const struct cfg *c)
+const struct trace_exp_cfg *trace_cfg_exporter(const struct cfg *c, enum trace_exp e,
+                                               const char **name)
 {
-	return cfg_ext_get(c, "exporter.jsonl", NULL);
+	if (name)
+		*name = trace_exp_names[e];
+	return cfg_ext_get(c, trace_exp_sections[e].name, NULL);
 }
 
 bool trace_cidrs_match(const struct trace_cidrs *set, const struct sockaddr *sa)

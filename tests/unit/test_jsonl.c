@@ -12,18 +12,15 @@
 #include "trace/span.h"
 #include "trace/trace.h"
 
-static const struct cfg_key no_keys[] = {{.name = NULL}};
-static const struct cfg_section jsonl_sec = {.name = "exporter.jsonl", .keys = no_keys};
-
 /* Writes <n> spans through the exporter into a temporary file; returns what
  * the file holds (malloc'd). */
 static char *write_spans(const struct span *const *spans, int n)
 {
 	char path[] = "/tmp/tg-jsonl-XXXXXX";
 	int fd = mkstemp(path);
-	struct trace_jsonl_cfg jc = {.path = path, .delay_ms = 1};
-	struct cfg_ext ext = {.sec = &jsonl_sec, .obj = &jc};
-	struct cfg c = {.ext = &ext};
+	struct trace_exp_cfg ec = {.path = path, .delay_ms = 1};
+	struct export_ctl ctl = {.stop_fd = -1};
+	struct cfg c = {0};
 	char *out = calloc(1, 65536);
 	void *st;
 	FILE *f;
@@ -31,8 +28,8 @@ static char *write_spans(const struct span *const *spans, int n)
 	cr_assert_geq(fd, 0);
 	close(fd);
 	c.gw.service_name = "svc";
-	cr_assert_eq(jsonl_exporter.open(&c, &st), 0);
-	cr_expect_eq(jsonl_exporter.write(st, spans, n), n);
+	cr_assert_eq(jsonl_exporter.open(&c, &ec, &st), 0);
+	cr_expect_eq(jsonl_exporter.send(st, spans, n, &ctl), EXPORT_SENT);
 	jsonl_exporter.close(st);
 	f = fopen(path, "r");
 	cr_assert_not_null(f);

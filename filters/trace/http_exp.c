@@ -193,7 +193,7 @@ static int http_exp_headers(struct http_exp *x, const char *list)
 	const char *p = list;
 
 	while (p && *p) {
-		size_t len = strcspn(p, ","), name;
+		size_t len, name;
 		const char *v;
 
 		p += strspn(p, " \t");
@@ -201,6 +201,8 @@ static int http_exp_headers(struct http_exp *x, const char *list)
 		name = strcspn(p, "=");
 		if (name < len && x->n_hdrs < HTTP_EXP_HDR_MAX) {
 			v = p + name + 1;
+			while (name && (p[name - 1] == ' ' || p[name - 1] == '\t'))
+				name--;
 			v += strspn(v, " \t");
 			if (asprintf(&x->hdrs[x->n_hdrs], "%.*s: %.*s", (int)name, p,
 			             (int)(p + len - v), v) < 0)

@@ -336,7 +336,7 @@ static int trace_check_headers(char *val, char *msg, size_t msglen)
 	while (*p) {
 		size_t name = (p += strspn(p, " \t"), strspn(p, tchar));
 
-		if (name == 0 || p[name] != '=')
+		if (name == 0 || p[name + strspn(p + name, " \t")] != '=')
 			return trace_cfg_expected(msg, msglen, val,
 			                          "name=value pairs separated by commas");
 		p += name + 1 + strcspn(p + name + 1, ",");

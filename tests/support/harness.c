@@ -108,6 +108,43 @@ void harness_origin_start(struct hproc *o, const char *extra_arg)
 	free(s);
 }
 
+void harness_sink_start(struct hproc *s, char *dir, size_t dirlen, const char *fault)
+{
+	char *argv[] = {"python3", TG_SOURCE_DIR "/tests/support/sink.py", "--dir",         dir,
+	                "--fault", (char *)(fault ? fault : "ok"),         "--max-seconds", "300",
+	                NULL};
+	char *line;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(dir, dirlen, "/tmp/tg-sink-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	harness_tmp(s->out_path, sizeof(s->out_path), "sink-out");
+	harness_tmp(s->err_path, sizeof(s->err_path), "sink-err");
+	s->pid = harness_spawn(argv, s->out_path, s->err_path);
+	line = harness_wait_for(s->out_path, "\n", s->pid);
+	cr_assert_eq(sscanf(line, "READY %d", &s->port), 1, "sink said: %s", line);
+	free(line);
+}
+
+int harness_sink_wait(const char *dir, int n, int timeout_ms)
+{
+	long end = harness_now_ms() + timeout_ms;
+	char path[256];
+	int got = 0;
+
+	for (;;) {
+		while (got < n) {
+			snprintf(path, sizeof(path), "%s/%d.json", dir, got + 1);
+			if (access(path, F_OK) != 0)
+				break;
+			got++;
+		}
+		if (got >= n || harness_now_ms() >= end)
+			return got;
+		usleep(20 * 1000);
+	}
+}
+
 void harness_gw_start(struct hproc *g, const char *fmt, ...)
 {
 	char *argv[] = {TG_BIN, "-c", g->cfg_path, NULL};
@@ -150,29 +187,49 @@ static int harness_wait_exit(pid_t pid, int ms)
 	return -1;
 }
 
+/* Stops <g>; its stdout and log go to *<out> and *<log> (malloc'd). */
+static void harness_gw_stop_all(struct hproc *g, bool allow_errors, char **out, char **log)
+{
+	int st;
+
+	kill(g->pid, SIGTERM);
+	st = harness_wait_exit(g->pid, 10000);
+	*log = harness_slurp(g->err_path);
+	cr_expect(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	          "tracegate did not exit 0 on SIGTERM (status %d): %s", st, *log);
+	if (!allow_errors)
+		cr_expect_null(strstr(*log, " error ["), "unexpected error lines: %s", *log);
+	*out = harness_slurp(g->out_path);
+	unlink(g->cfg_path);
+	unlink(g->out_path);
+	unlink(g->err_path);
+}
+
 void harness_gw_stop(struct hproc *g, bool allow_errors)
 {
-	free(harness_gw_stop_out(g, allow_errors));
+	char *out, *log;
+
+	harness_gw_stop_all(g, allow_errors, &out, &log);
+	free(out);
+	free(log);
 }
 
 char *harness_gw_stop_out(struct hproc *g, bool allow_errors)
 {
-	int st;
-	char *log, *out;
+	char *out, *log;
 
-	kill(g->pid, SIGTERM);
-	st = harness_wait_exit(g->pid, 10000);
-	log = harness_slurp(g->err_path);
-	cr_expect(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	          "tracegate did not exit 0 on SIGTERM (status %d): %s", st, log);
-	if (!allow_errors)
-		cr_expect_null(strstr(log, " error ["), "unexpected error lines: %s", log);
+	harness_gw_stop_all(g, allow_errors, &out, &log);
 	free(log);
-	out = harness_slurp(g->out_path);
-	unlink(g->cfg_path);
-	unlink(g->out_path);
-	unlink(g->err_path);
 	return out;
+}
+
+char *harness_gw_stop_log(struct hproc *g, bool allow_errors)
+{
+	char *out, *log;
+
+	harness_gw_stop_all(g, allow_errors, &out, &log);
+	free(out);
+	return log;
 }
 
 void harness_kill(struct hproc *p)

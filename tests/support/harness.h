@@ -22,6 +22,15 @@ struct hproc {
 /* Starts the origin; returns its port (asserts on failure). */
 void harness_origin_start(struct hproc *o, const char *extra_arg);
 
+/* Starts the collector stand-in (tests/support/sink.py) with fault script
+ * <fault> (NULL = "ok"), storing requests in a new directory whose path it
+ * writes to <dir,dirlen>; fills s->port. */
+void harness_sink_start(struct hproc *s, char *dir, size_t dirlen, const char *fault);
+
+/* Waits up to <timeout_ms> until the sink stored <n> requests; returns how
+ * many it stored. */
+int harness_sink_wait(const char *dir, int n, int timeout_ms);
+
 /* Starts tracegate on a config made from printf-style <fmt> (use
  * "listen = 127.0.0.1:0"); waits for "ready" and fills g->port. */
 void harness_gw_start(struct hproc *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -32,6 +41,9 @@ void harness_gw_stop(struct hproc *g, bool allow_errors);
 
 /* Same, and returns what the gateway wrote to stdout (malloc'd). */
 char *harness_gw_stop_out(struct hproc *g, bool allow_errors);
+
+/* Same, and returns its log (stderr, malloc'd). */
+char *harness_gw_stop_log(struct hproc *g, bool allow_errors);
 
 /* Kills <p> (SIGKILL) and reaps it. */
 void harness_kill(struct hproc *p);

@@ -7,6 +7,8 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 docker/install-deps.sh test
+# the instrumented Node.js service of the end-to-end test (npm packages)
+tests/e2e/otel-node/setup.sh
 dir=build-test
 opts="-DCMAKE_BUILD_TYPE=RelWithDebInfo"
 if [ "${1:-}" = "--sanitize" ]; then

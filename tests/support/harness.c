@@ -97,15 +97,21 @@ void harness_origin_start(struct hproc *o, const char *extra_arg)
 {
 	char *argv[] = {"python3", TG_SOURCE_DIR "/tests/support/origin.py", (char *)extra_arg,
 	                NULL};
-	char *s;
 
-	memset(o, 0, sizeof(*o));
-	harness_tmp(o->out_path, sizeof(o->out_path), "origin-out");
-	harness_tmp(o->err_path, sizeof(o->err_path), "origin-err");
-	o->pid = harness_spawn(argv, o->out_path, o->err_path);
-	s = harness_wait_for(o->out_path, "\n", o->pid);
-	cr_assert_eq(sscanf(s, "READY %d", &o->port), 1, "origin said: %s", s);
-	free(s);
+	harness_proc_start(o, argv);
+}
+
+void harness_proc_start(struct hproc *p, char *const argv[])
+{
+	char *line;
+
+	memset(p, 0, sizeof(*p));
+	harness_tmp(p->out_path, sizeof(p->out_path), "proc-out");
+	harness_tmp(p->err_path, sizeof(p->err_path), "proc-err");
+	p->pid = harness_spawn(argv, p->out_path, p->err_path);
+	line = harness_wait_for(p->out_path, "\n", p->pid);
+	cr_assert_eq(sscanf(line, "READY %d", &p->port), 1, "%s said: %s", argv[0], line);
+	free(line);
 }
 
 void harness_sink_start(struct hproc *s, char *dir, size_t dirlen, const char *fault)
@@ -113,17 +119,10 @@ void harness_sink_start(struct hproc *s, char *dir, size_t dirlen, const char *f
 	char *argv[] = {"python3", TG_SOURCE_DIR "/tests/support/sink.py", "--dir",         dir,
 	                "--fault", (char *)(fault ? fault : "ok"),         "--max-seconds", "300",
 	                NULL};
-	char *line;
 
-	memset(s, 0, sizeof(*s));
 	snprintf(dir, dirlen, "/tmp/tg-sink-XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
-	harness_tmp(s->out_path, sizeof(s->out_path), "sink-out");
-	harness_tmp(s->err_path, sizeof(s->err_path), "sink-err");
-	s->pid = harness_spawn(argv, s->out_path, s->err_path);
-	line = harness_wait_for(s->out_path, "\n", s->pid);
-	cr_assert_eq(sscanf(line, "READY %d", &s->port), 1, "sink said: %s", line);
-	free(line);
+	harness_proc_start(s, argv);
 }
 
 int harness_sink_wait(const char *dir, int n, int timeout_ms)

@@ -19,6 +19,10 @@ struct hproc {
 	char cfg_path[64]; /* gateway config file, if any */
 };
 
+/* Starts <argv>, a test process that prints "READY <port>" on stdout once
+ * it listens; fills p->port (asserts on failure). */
+void harness_proc_start(struct hproc *p, char *const argv[]);
+
 /* Starts the origin; returns its port (asserts on failure). */
 void harness_origin_start(struct hproc *o, const char *extra_arg);
 

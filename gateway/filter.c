@@ -50,6 +50,13 @@ void flt_deinit_all(const struct flt_ops *const *chain)
 			chain[i]->deinit();
 }
 
+void flt_reopen_all(const struct flt_ops *const *chain)
+{
+	for (int i = 0; chain[i]; i++)
+		if (chain[i]->reopen)
+			chain[i]->reopen();
+}
+
 int flt_request(struct txn *t)
 {
 	const struct flt_ops *const *chain = t->filters;

@@ -33,6 +33,9 @@ struct flt_ops {
 	/* Boot thread, once, after the config is loaded. 0 or negative errno. */
 	int (*init)(const struct cfg *c);
 	void (*deinit)(void);
+	/* Main thread, on SIGUSR1 (log rotation): reopens the files the filter
+	 * appends to, under their configured paths. Optional. */
+	void (*reopen)(void);
 	/* Returns 0 to go on, or a 4xx/5xx status the gateway answers with
 	 * instead of forwarding. May edit t->req. */
 	int (*on_request)(struct txn *t, void **ctx);
@@ -58,6 +61,9 @@ int flt_declare_all(const struct flt_ops *const *chain);
  * already initialised and returns its error. Boot thread. */
 int flt_init_all(const struct flt_ops *const *chain, const struct cfg *c);
 void flt_deinit_all(const struct flt_ops *const *chain);
+
+/* Calls reopen() of every filter in <chain> that has one. Main thread. */
+void flt_reopen_all(const struct flt_ops *const *chain);
 
 /* Chain runners, called by the core on the txn's worker. flt_request()
  * returns 0 or the status the first refusing filter asked for; the filters

@@ -34,7 +34,8 @@ static void main_usage(FILE *f)
 	           "  -t, --test         check the configuration and exit (0: valid, 2: errors)\n"
 	           "  -v, --version      print the version and exit\n"
 	           "  -h, --help         print this help and exit\n"
-	           "Signals: SIGTERM/SIGINT stop gracefully (drain_timeout_ms).\n");
+	           "Signals: SIGTERM/SIGINT stop gracefully (drain_timeout_ms);\n"
+	           "SIGUSR1 reopens the access log and the jsonl exporter's file.\n");
 }
 
 /* Opens one listening socket on <a>; when <a> asks for port 0, the caller
@@ -75,7 +76,29 @@ struct main_state {
 	struct worker *workers;
 	int n;
 	struct event_base *base;
+	const char *access_log;
+	int alog_fd;
 };
+
+/* SIGUSR1: the files we append to were rotated away; start new ones. The
+ * new access log takes the old one's descriptor number with dup2(), which
+ * swaps it atomically under the workers' feet: no line is lost or torn. */
+static void main_on_reopen(evutil_socket_t sig, short what, void *arg)
+{
+	struct main_state *m = arg;
+	int fd;
+
+	if (m->alog_fd > STDERR_FILENO) {
+		fd = main_open_access_log(m->access_log);
+		if (fd < 0 || dup2(fd, m->alog_fd) < 0)
+			log_main(LOG_ERROR, "cannot reopen access_log %s: %s", m->access_log,
+			         strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	flt_reopen_all(flt_builtin);
+	log_main(LOG_INFO, "%s: files reopened", strsignal((int)sig));
+}
 
 static void main_on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -117,7 +140,7 @@ static int main_run(const struct cfg *c)
 {
 	const struct cfg_gateway *g = &c->gw;
 	struct main_state m = {0};
-	struct event *sigs[2];
+	struct event *sigs[3];
 	int *fds, alog_fd, err, started = 0;
 
 	/* Body bytes pass through evbuffer chunks of up to a few hundred kB.
@@ -160,8 +183,11 @@ static int main_run(const struct cfg *c)
 	}
 	sigs[0] = evsignal_new(m.base, SIGTERM, main_on_signal, &m);
 	sigs[1] = evsignal_new(m.base, SIGINT, main_on_signal, &m);
-	evsignal_add(sigs[0], NULL);
-	evsignal_add(sigs[1], NULL);
+	sigs[2] = evsignal_new(m.base, SIGUSR1, main_on_reopen, &m);
+	m.access_log = g->access_log;
+	m.alog_fd = alog_fd;
+	for (int i = 0; i < 3; i++)
+		evsignal_add(sigs[i], NULL);
 	if (started == m.n) {
 		log_main(LOG_INFO, "ready (%d workers)", m.n);
 		event_base_dispatch(m.base);
@@ -173,8 +199,8 @@ static int main_run(const struct cfg *c)
 		worker_join(&m.workers[i]);
 	log_main(LOG_INFO, "stopped");
 	flt_deinit_all(flt_builtin);
-	event_free(sigs[0]);
-	event_free(sigs[1]);
+	for (int i = 0; i < 3; i++)
+		event_free(sigs[i]);
 	event_base_free(m.base);
 	free(m.workers);
 	free(fds);

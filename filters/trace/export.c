@@ -400,6 +400,13 @@ void export_deinit(void)
 	export_free();
 }
 
+void export_reopen(void)
+{
+	for (int i = 0; ex.running && i < ex.n_exp; i++)
+		if (ex.exp[i].ops->reopen)
+			ex.exp[i].ops->reopen(ex.exp[i].st);
+}
+
 bool export_stats(int i, struct export_stats *st)
 {
 	struct exporter *e = &ex.exp[i];

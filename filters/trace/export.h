@@ -41,6 +41,9 @@ int export_init(const struct cfg *c, const struct trace_cfg *tc);
  * thread, after the workers have stopped. */
 void export_deinit(void);
 
+/* Has every running exporter that writes a file reopen it. Main thread. */
+void export_reopen(void);
+
 /* Returns the next free slot of worker <worker>'s ring, reset for filling,
  * or NULL when the ring is full (the span is dropped and counted). The slot
  * is published by export_commit(); until then the exporter does not see it.
@@ -70,6 +73,9 @@ struct exporter_ops {
 	enum export_status (*send)(void *st, const struct span *const *spans, int n,
 	                           const struct export_ctl *ctl);
 	void (*close)(void *st);
+	/* Optional, main thread, concurrently with send(): reopens the file
+	 * written to (SIGUSR1). */
+	void (*reopen)(void *st);
 };
 
 extern const struct exporter_ops otlp_exporter;

@@ -25,6 +25,7 @@
 struct jsonl {
 	int fd;
 	bool own_fd;
+	char *path;    /* when own_fd */
 	char *service; /* resource service.name */
 	struct tbuf buf;
 };
@@ -157,34 +158,9 @@ static enum export_status jsonl_send(void *st, const struct span *const *spans, 
 	return ok ? EXPORT_SENT : EXPORT_FAILED;
 }
 
-static int jsonl_open(const struct cfg *c, const struct trace_exp_cfg *ec, void **st)
+static int jsonl_open_path(const char *path)
 {
-	const char *path = ec->path;
-	struct jsonl *j = calloc(1, sizeof(*j));
-
-	if (!j || !(j->service = strdup(c->gw.service_name))) {
-		free(j);
-		return -ENOMEM;
-	}
-	if (strcmp(path, "stdout") == 0) {
-		j->fd = STDOUT_FILENO;
-	} else if (strcmp(path, "stderr") == 0) {
-		j->fd = STDERR_FILENO;
-	} else {
-		j->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-		if (j->fd < 0) {
-			int err = -errno;
-
-			log_main(LOG_ERROR, "cannot open [exporter.jsonl] path %s: %s", path,
-			         strerror(errno));
-			free(j->service);
-			free(j);
-			return err;
-		}
-		j->own_fd = true;
-	}
-	*st = j;
-	return 0;
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 }
 
 static void jsonl_close(void *st)
@@ -195,11 +171,59 @@ static void jsonl_close(void *st)
 		close(j->fd);
 	tbuf_free(&j->buf);
 	free(j->service);
+	free(j->path);
 	free(j);
+}
+
+static int jsonl_open(const struct cfg *c, const struct trace_exp_cfg *ec, void **st)
+{
+	const char *path = ec->path;
+	struct jsonl *j = calloc(1, sizeof(*j));
+	int err;
+
+	if (!j || !(j->service = strdup(c->gw.service_name))) {
+		free(j);
+		return -ENOMEM;
+	}
+	if (strcmp(path, "stdout") == 0) {
+		j->fd = STDOUT_FILENO;
+	} else if (strcmp(path, "stderr") == 0) {
+		j->fd = STDERR_FILENO;
+	} else {
+		if (!(j->path = strdup(path)) || (j->fd = jsonl_open_path(path)) < 0) {
+			err = j->path ? -errno : -ENOMEM;
+			log_main(LOG_ERROR, "cannot open [exporter.jsonl] path %s: %s", path,
+			         strerror(-err));
+			jsonl_close(j);
+			return err;
+		}
+		j->own_fd = true;
+	}
+	*st = j;
+	return 0;
+}
+
+/* The new file takes the old one's descriptor number with dup2(), which
+ * swaps it atomically under the exporter thread: a batch goes whole to one
+ * file or the other. */
+static void jsonl_reopen(void *st)
+{
+	struct jsonl *j = st;
+	int fd;
+
+	if (!j->own_fd)
+		return;
+	fd = jsonl_open_path(j->path);
+	if (fd < 0 || dup2(fd, j->fd) < 0)
+		log_main(LOG_ERROR, "cannot reopen [exporter.jsonl] path %s: %s", j->path,
+		         strerror(errno));
+	if (fd >= 0)
+		close(fd);
 }
 
 const struct exporter_ops jsonl_exporter = {
         .open = jsonl_open,
         .send = jsonl_send,
+        .reopen = jsonl_reopen,
         .close = jsonl_close,
 };

@@ -622,6 +622,7 @@ const struct flt_ops trace_flt_ops = {
         .declare = trace_cfg_declare,
         .init = trace_init,
         .deinit = trace_deinit,
+        .reopen = export_reopen,
         .on_request = trace_on_request,
         .on_attempt = trace_on_attempt,
         .on_attempt_end = trace_on_attempt_end,

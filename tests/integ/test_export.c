@@ -6,6 +6,7 @@
  * that refuses, hangs, is busy or rejects must cost spans (counted in the
  * exit line), never requests. */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -436,4 +437,50 @@ Test(export, shutdown_flushes_what_waits)
 	lines = spans_protoc(1);
 	check_tree(lines, ids, 5);
 	free(lines);
+}
+
+Test(export, sigusr1_reopens_rotated_files)
+{
+	char spans[64] = "/tmp/tg-spans-XXXXXX", alog[64] = "/tmp/tg-alog-XXXXXX";
+	char rotated[80], rotated_alog[80], id[17], *old, *now;
+	int fd = mkstemp(spans), fd2 = mkstemp(alog);
+
+	cr_assert(fd >= 0 && fd2 >= 0);
+	close(fd);
+	close(fd2);
+	harness_gw_start(&gw,
+	                 "[gateway]\nlisten = 127.0.0.1:0\nworkers = 2\naccess_log = %s\n"
+	                 "[upstream o]\nservers = 127.0.0.1:%d\n[route r]\nupstream = o\n"
+	                 "[tracing]\nexporters = jsonl\n[exporter.jsonl]\npath = %s\n"
+	                 "delay_ms = 20\n",
+	                 alog, origin.port, spans);
+	traced_get("/before", id);
+	usleep(300 * 1000);
+	snprintf(rotated, sizeof(rotated), "%s.1", spans);
+	snprintf(rotated_alog, sizeof(rotated_alog), "%s.1", alog);
+	cr_assert_eq(rename(spans, rotated), 0);
+	cr_assert_eq(rename(alog, rotated_alog), 0);
+	kill(gw.pid, SIGUSR1);
+	for (int i = 0; i < 100 && access(spans, F_OK) != 0; i++)
+		usleep(20 * 1000);
+	traced_get("/after", id);
+	usleep(300 * 1000);
+	gw_stop(false);
+	cr_assert_not_null(strstr(gw_log, "files reopened"), "%s", gw_log);
+	old = harness_slurp(rotated);
+	now = harness_slurp(spans);
+	cr_assert(strstr(old, "/before") && !strstr(old, "/after"), "rotated: %s", old);
+	cr_assert(strstr(now, "/after") && !strstr(now, "/before"), "new: %s", now);
+	free(old);
+	free(now);
+	old = harness_slurp(rotated_alog);
+	now = harness_slurp(alog);
+	cr_assert(strstr(old, "/before") && !strstr(old, "/after"), "rotated log: %s", old);
+	cr_assert(strstr(now, "/after") && !strstr(now, "/before"), "new log: %s", now);
+	free(old);
+	free(now);
+	unlink(rotated);
+	unlink(spans);
+	unlink(rotated_alog);
+	unlink(alog);
 }

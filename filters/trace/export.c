@@ -388,8 +388,13 @@ void export_deinit(void)
 	export_wake(ex.stop_fd);
 	for (int i = 0; i < ex.n_exp; i++)
 		pthread_join(ex.exp[i].thread, NULL);
-	for (int i = 0; export_stats(i, &st); i++)
-		log_main(LOG_INFO,
+	for (int i = 0; export_stats(i, &st); i++) {
+		uint64_t lost = 0;
+
+		for (int d = 0; d < EXPORT_DROP_N; d++)
+			lost += st.dropped[d];
+		/* a loss is worth a warning even where info lines are not logged */
+		log_main(lost ? LOG_WARN : LOG_INFO,
 		         "spans %s: %llu exported, dropped: %llu queue_full, %llu export_failed, "
 		         "%llu non_retryable, %llu shutdown",
 		         st.name, (unsigned long long)st.exported,
@@ -397,6 +402,7 @@ void export_deinit(void)
 		         (unsigned long long)st.dropped[EXPORT_DROP_EXPORT_FAILED],
 		         (unsigned long long)st.dropped[EXPORT_DROP_NON_RETRYABLE],
 		         (unsigned long long)st.dropped[EXPORT_DROP_SHUTDOWN]);
+	}
 	export_free();
 }
 

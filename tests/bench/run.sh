@@ -26,7 +26,7 @@ DURATION=${DURATION:-8}
 CONNS=${CONNS:-50}
 CONNS_1M=${CONNS_1M:-10}
 TG_BIN=${TG_BIN:-$top/build-bench/tracegate}
-TARGETS=${TARGETS:-"direct nginx haproxy tracegate tg_s0 tg_s100"}
+TARGETS=${TARGETS:-"direct nginx haproxy tracegate tg_s0 tg_s100 tg_otlp tg_otlp_down"}
 # name path connections
 SCENARIOS=("small /small $CONNS" "1m /1m $CONNS_1M")
 
@@ -209,7 +209,7 @@ tracegate_with() {
 		listen = 127.0.0.1:$port
 		workers = 1
 		access_log = off
-		log_level = warn
+		log_level = ${TG_LOG_LEVEL:-warn}
 		[upstream o]
 		servers = 127.0.0.1:$ORIGIN
 		keepalive = 64
@@ -228,8 +228,32 @@ tracegate_with() {
 start_tracegate() { tracegate_with "$1" "[tracing]\nenabled = off"; }
 start_tg_s0() { tracegate_with "$1" "[tracing]\nsample_ratio = 0\nexporters = none"; }
 start_tg_s100() {
-	tracegate_with "$1" "[tracing]\nsample_ratio = 1\nexporters = jsonl\n[exporter.jsonl]\npath = $1/spans.jsonl"
+	TG_LOG_LEVEL=info tracegate_with "$1" "[tracing]\nsample_ratio = 1\nexporters = jsonl\n[exporter.jsonl]\npath = $1/spans.jsonl"
 }
+# 100% sampling exporting OTLP/protobuf (gzip) to a collector stand-in that
+# counts and discards (tests/support/sink.py), and to a port where nothing
+# listens: a dead collector must cost spans, not requests/s or p99.
+start_sink() {
+	local dir=$1 port
+	spawn "$dir" python3 "$top/tests/support/sink.py" --dir "$dir/sink" --store none \
+		--max-seconds 3600
+	for _ in $(seq 1 100); do
+		port=$(awk '/^READY/ {print $2; exit}' "$dir/out.log" 2>/dev/null)
+		[ -n "$port" ] && { echo "$port"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+tg_otlp_to() {
+	TG_LOG_LEVEL=info tracegate_with "$1" "[tracing]\nsample_ratio = 1\nexporters = otlp\n[exporter.otlp]\nendpoint = http://127.0.0.1:$2/v1/traces\nretry_ms = 1000"
+}
+start_tg_otlp() {
+	local sink
+	mkdir -p "$1/sink"
+	sink=$(start_sink "$1/sink") || return 1
+	tg_otlp_to "$1" "$sink"
+}
+start_tg_otlp_down() { tg_otlp_to "$1" "$(free_port)"; }
 
 # ---------------------------------------------------------------------------
 # Measurements over all processes of a server (nginx master + workers, ...).
@@ -324,6 +348,22 @@ for round in $(seq 1 "$ROUNDS"); do
 			echo "round $round $name $t: $rps req/s p99 ${p99}ms" >&2
 		done
 	done
+done
+
+# The exporting targets: stop them (SIGTERM flushes the exporters) and show
+# their span counters next to the requests they served (2 spans a request:
+# SERVER + CLIENT), so that a loss cannot hide.
+for t in $TARGETS; do
+	case $t in tg_s100 | tg_otlp | tg_otlp_down) ;; *) continue ;; esac
+	[ -n "${PID[$t]:-}" ] || continue
+	kill -TERM "${PID[$t]}" 2>/dev/null
+	for _ in $(seq 1 200); do kill -0 "${PID[$t]}" 2>/dev/null || break; sleep 0.05; done
+	served=$(awk -F'\t' -v t="$t" '$3 == t {n += $5} END {print n + 1}' "$raw_tsv")
+	line=$(grep -o 'spans [a-z]*: .*' "$work/$t/out.log" | tail -1)
+	exported=$(awk '{print $3}' <<<"$line")
+	echo "$t: $served requests (+1 readiness probe), ${line:-no span counters}" >&2
+	[ -n "$exported" ] && awk -v e="$exported" -v n="$served" \
+		'BEGIN { printf "  spans exported per span made: %.3f\n", e / (2 * n) }' >&2
 done
 
 # Medians across rounds, ratios to nginx; n/a for targets without rows.

@@ -8,12 +8,13 @@ stdout once listening.
 
 Usage:
   sink.py --dir DIR [--port N] [--fault SCRIPT] [--control FILE]
-          [--max-seconds S]
+          [--max-seconds S] [--store all|none]
   --dir DIR        where requests are stored (created if missing)
   --port N         0 (default) = an ephemeral port, printed in READY
   --fault SCRIPT   the initial fault script (default "ok"), see below
   --control FILE   a fault script to follow whenever FILE changes, see below
   --max-seconds S  exit 0 by itself after S seconds (default 900; 0 = never)
+  --store none     count requests without writing them (benchmarks)
 
 Requests (any method, any path outside /_sink/) are kept keep-alive,
 pipelined or not; bodies with Content-Length or chunked (Expect:
@@ -304,9 +305,10 @@ def send(sock, status, headers, body=b""):
 
 
 class Server:
-    def __init__(self, directory, faults):
+    def __init__(self, directory, faults, keep=True):
         self.dir = directory
         self.faults = faults
+        self.keep = keep
         self.seq = 0
 
     def store(self, meta, body):
@@ -315,6 +317,8 @@ class Server:
             self.seq += 1
             seq = self.seq
         meta["seq"] = seq
+        if not self.keep:
+            return seq
         base = os.path.join(self.dir, str(seq))
         with open(base + ".body", "wb") as f:
             f.write(body)
@@ -452,13 +456,13 @@ class Server:
 
 def main():
     args = {"--dir": None, "--port": "0", "--fault": "ok", "--control": None,
-            "--max-seconds": "900"}
+            "--max-seconds": "900", "--store": "all"}
     argv = sys.argv[1:]
     while argv:
         opt = argv.pop(0)
         if opt not in args or not argv:
             sys.exit("usage: sink.py --dir DIR [--port N] [--fault SCRIPT] "
-                     "[--control FILE] [--max-seconds S]")
+                     "[--control FILE] [--max-seconds S] [--store all|none]")
         args[opt] = argv.pop(0)
     if not args["--dir"]:
         sys.exit("sink.py: --dir is required")
@@ -468,7 +472,9 @@ def main():
     except BadScript as e:
         sys.exit("sink.py: --fault: %s" % e)
     faults.control = args["--control"]
-    srv = Server(args["--dir"], faults)
+    if args["--store"] not in ("all", "none"):
+        sys.exit("sink.py: --store is all or none")
+    srv = Server(args["--dir"], faults, args["--store"] == "all")
     max_s = float(args["--max-seconds"])
     deadline = time.monotonic() + max_s if max_s > 0 else None
 

@@ -245,6 +245,7 @@ static int http_exp_open(const struct cfg *c, const struct trace_exp_cfg *ec, vo
 	x->encode = encode;
 	x->ctype = ctype;
 	x->res.service_name = c->gw.service_name;
+	x->res.service_version = TG_VERSION; /* the service is this gateway */
 	if (gethostname(x->host, sizeof(x->host) - 1) == 0 && x->host[0])
 		x->res.host_name = x->host;
 	x->rng = util_mono_ns() | 1;

@@ -560,6 +560,7 @@ static void trace_server_span(struct txn *t, struct trace_txn *x, const struct t
 	span_attr_str(s, SPAN_A_TG_ROUTE, r->name, strlen(r->name));
 	trace_server_addr(s, t);
 	span_attr_str(s, SPAN_A_CLIENT_ADDRESS, t->c->peer_ip, strlen(t->c->peer_ip));
+	span_attr_int(s, SPAN_A_CLIENT_PORT, t->c->peer_port);
 	span_attr_str(s, SPAN_A_NET_PEER_ADDRESS, t->c->peer_ip, strlen(t->c->peer_ip));
 	span_attr_int(s, SPAN_A_NET_PEER_PORT, t->c->peer_port);
 	span_attr_str(s, SPAN_A_NET_PROTOCOL_VERSION, m->version_minor ? "1.1" : "1.0", 3);

@@ -415,11 +415,12 @@ void export_reopen(void)
 
 bool export_stats(int i, struct export_stats *st)
 {
-	struct exporter *e = &ex.exp[i];
+	struct exporter *e;
 	uint64_t ring_full = 0;
 
 	if (i < 0 || i >= ex.n_exp)
 		return false;
+	e = &ex.exp[i];
 	/* a span a worker ring had no room for is lost to every exporter */
 	for (int r = 0; r < ex.n_rings; r++)
 		ring_full += atomic_load_explicit(&ex.rings[r].dropped, memory_order_relaxed);

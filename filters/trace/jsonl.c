@@ -30,14 +30,6 @@ struct jsonl {
 	struct tbuf buf;
 };
 
-static bool jsonl_is_zero(const uint8_t *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
-}
-
 static int jsonl_last_event(const struct span *s)
 {
 	int last = -1;
@@ -60,7 +52,7 @@ static void jsonl_span(struct jsonl *j, const struct span *s)
 	jsonw_hex(b, s->trace_id, 16);
 	tbuf_lit(b, ",\"spanId\":");
 	jsonw_hex(b, s->span_id, 8);
-	if (!jsonl_is_zero(s->parent_id, 8)) {
+	if (span_has_parent(s)) {
 		tbuf_lit(b, ",\"parentSpanId\":");
 		jsonw_hex(b, s->parent_id, 8);
 	}

@@ -14,14 +14,6 @@
 #define OTLP_JSON_F_HAS_IS_REMOTE 0x100u
 #define OTLP_JSON_F_IS_REMOTE     0x200u
 
-static bool otlp_json_is_zero(const uint8_t *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
-}
-
 /* Appends one {"key":<k>,"value":{"stringValue":<v,n>}} element. */
 static void otlp_json_kv_str(struct tbuf *b, const char *k, const char *v, size_t n)
 {
@@ -105,7 +97,7 @@ static void otlp_json_events(struct tbuf *b, const struct span *s)
 
 static void otlp_json_span(struct tbuf *b, const struct span *s)
 {
-	bool has_parent = !otlp_json_is_zero(s->parent_id, 8);
+	bool has_parent = span_has_parent(s);
 	uint32_t flags = s->flags | OTLP_JSON_F_HAS_IS_REMOTE;
 
 	/* a CLIENT span's parent is our own SERVER span; only a SERVER span

@@ -310,14 +310,6 @@ static size_t otlp_pb_status_len(const struct span *s)
 	return 1 + otlp_pb_varint_len(s->status);
 }
 
-static bool otlp_pb_has_parent(const struct span *s)
-{
-	uint64_t v;
-
-	memcpy(&v, s->parent_id, 8);
-	return v != 0;
-}
-
 /* The Span message's size, without its own tag and length. */
 static size_t otlp_pb_span_len(const struct otlp_pb_names *nm, const struct span *s, bool ascii)
 {
@@ -325,7 +317,7 @@ static size_t otlp_pb_span_len(const struct otlp_pb_names *nm, const struct span
 
 	if (s->ts_len)
 		n += otlp_pb_field_len(otlp_pb_text_len(span_str(s, s->ts_off), s->ts_len, ascii));
-	if (otlp_pb_has_parent(s))
+	if (span_has_parent(s))
 		n += otlp_pb_field_len(8);
 	if (s->name_len)
 		n += otlp_pb_field_len(
@@ -353,7 +345,7 @@ static size_t otlp_pb_span_len(const struct otlp_pb_names *nm, const struct span
 static uint8_t *otlp_pb_span(uint8_t *p, const struct otlp_pb_names *nm, const struct span *s,
                              bool ascii)
 {
-	bool parent = otlp_pb_has_parent(s);
+	bool parent = span_has_parent(s);
 	uint32_t flags = s->flags | OTLP_PB_F_HAS_IS_REMOTE;
 	size_t n;
 

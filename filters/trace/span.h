@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define SPAN_ATTR_MAX 24
 #define SPAN_STR_MAX  1024 /* name, tracestate and string attribute values */
@@ -109,6 +110,15 @@ void span_set_tracestate(struct span *s, const char *v, size_t len);
  * dropped and counted. */
 void span_attr_str(struct span *s, enum span_attr_key key, const char *v, size_t len);
 void span_attr_int(struct span *s, enum span_attr_key key, int64_t v);
+
+/* Does <s> have a parent? A root span's parent_id is all zero. */
+static inline bool span_has_parent(const struct span *s)
+{
+	uint64_t v;
+
+	memcpy(&v, s->parent_id, sizeof(v));
+	return v != 0;
+}
 
 /* Returns the string of <s> at <off,len> as a pointer into the record. */
 static inline const char *span_str(const struct span *s, uint16_t off)

@@ -20,14 +20,6 @@ static const struct span_attr *zipkin_attr(const struct span *s, enum span_attr_
 	return NULL;
 }
 
-static bool zipkin_is_zero(const uint8_t *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
-}
-
 /* Returns the Zipkin field ("ipv4" or "ipv6") for the address in string
  * attribute <a> and writes its text to <out>, or returns NULL. The form
  * picks the field; anything that is not a numeric address (a zone suffix, a
@@ -170,7 +162,7 @@ static void zipkin_span(struct tbuf *b, const struct export_resource *res, const
 	jsonw_hex(b, s->trace_id, 16);
 	tbuf_lit(b, ",\"id\":");
 	jsonw_hex(b, s->span_id, 8);
-	if (!zipkin_is_zero(s->parent_id, 8)) {
+	if (span_has_parent(s)) {
 		tbuf_lit(b, ",\"parentId\":");
 		jsonw_hex(b, s->parent_id, 8);
 	}

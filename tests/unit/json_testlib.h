@@ -10,16 +10,10 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "trace/encode.h"
 #ifndef TG_SOURCE_DIR
 #error "define TG_SOURCE_DIR to the repository root"
-/* Formats a line and expects it in <out>. */
-#define expect_linef(out, ...)                                                                     \
-	do {                                                                                       \
-		char l_[256];                                                                      \
-		snprintf(l_, sizeof(l_), __VA_ARGS__);                                             \
-		cr_expect(json_has(out, l_), "missing line %s", l_);                               \
-	} while (0)
-
 #endif
 
 /* Runs jsoncheck.py on the <len> bytes at <body>; returns its output with a
@@ -97,5 +91,38 @@ static bool json_has_prefix(const char *out, const char *prefix)
 		snprintf(l_, sizeof(l_), __VA_ARGS__);                                             \
 		cr_expect(json_has(out, l_), "missing line %s", l_);                               \
 	} while (0)
+
+#define T0 1700000000123456789ull /* the spans' start, ns */
+
+typedef int (*json_encoder_fn)(struct tbuf *b, const struct export_resource *res,
+                               const struct span *const *spans, int n);
+
+/* Encodes <n> spans with <enc>; returns what jsoncheck.py read (json_check()). */
+static char *json_encode(json_encoder_fn enc, const struct export_resource *res,
+                         const struct span *const *spans, int n)
+{
+	struct tbuf b = {0};
+	char *out;
+
+	cr_assert_eq(enc(&b, res, spans, n), 0);
+	out = json_check(b.p, b.len);
+	tbuf_free(&b);
+	return out;
+}
+
+/* Resets <s> to a 2.5 ms span "GET /api" of <kind> with fixed ids. */
+static void json_span_fill(struct span *s, enum span_kind kind)
+{
+	span_reset(s);
+	for (int i = 0; i < 16; i++)
+		s->trace_id[i] = (uint8_t)(1 + i);
+	for (int i = 0; i < 8; i++)
+		s->span_id[i] = (uint8_t)(0xa0 + i);
+	s->kind = (uint8_t)kind;
+	s->flags = 1;
+	s->start_ns = T0;
+	s->end_ns = T0 + 2500000;
+	span_set_name(s, "GET /api", 8);
+}
 
 #endif

@@ -16,35 +16,12 @@
 #define SPANS SCOPE "/spans"
 #define S0    SPANS "/0"
 
-#define T0 1700000000123456789ull
-
 static const struct export_resource res_full = {"svc", "1.2.3", "host-a"};
 static const struct export_resource res_min = {"svc", NULL, NULL};
 
-/* Encodes <n> spans; returns what jsoncheck.py read (json_check()). */
 static char *encode(const struct export_resource *res, const struct span *const *spans, int n)
 {
-	struct tbuf b = {0};
-	char *out;
-
-	cr_assert_eq(otlp_json_encode(&b, res, spans, n), 0);
-	out = json_check(b.p, b.len);
-	tbuf_free(&b);
-	return out;
-}
-
-static void fill(struct span *s, enum span_kind kind)
-{
-	span_reset(s);
-	for (int i = 0; i < 16; i++)
-		s->trace_id[i] = (uint8_t)(1 + i);
-	for (int i = 0; i < 8; i++)
-		s->span_id[i] = (uint8_t)(0xa0 + i);
-	s->kind = (uint8_t)kind;
-	s->flags = 1;
-	s->start_ns = T0;
-	s->end_ns = T0 + 2500000;
-	span_set_name(s, "GET /api", 8);
+	return json_encode(otlp_json_encode, res, spans, n);
 }
 
 Test(otlp_json, root_server_span)
@@ -53,7 +30,7 @@ Test(otlp_json, root_server_span)
 	const struct span *list[] = {&s};
 	char *out;
 
-	fill(&s, SPAN_KIND_SERVER);
+	json_span_fill(&s, SPAN_KIND_SERVER);
 	span_attr_str(&s, SPAN_A_HTTP_REQUEST_METHOD, "GET", 3);
 	span_attr_int(&s, SPAN_A_HTTP_RESPONSE_STATUS_CODE, 200);
 	span_attr_str(&s, SPAN_A_URL_PATH, "/api", 4);
@@ -94,7 +71,7 @@ Test(otlp_json, resource_without_version_and_host)
 	const struct span *list[] = {&s};
 	char *out;
 
-	fill(&s, SPAN_KIND_SERVER);
+	json_span_fill(&s, SPAN_KIND_SERVER);
 	out = encode(&res_min, list, 1);
 	expect_lines(out, RA "#=4", RA "/0/key=\"service.name\"",
 	             RA "/1/key=\"telemetry.sdk.name\"", RA "/2/key=\"telemetry.sdk.language\"",
@@ -112,7 +89,7 @@ Test(otlp_json, remote_parent)
 	const struct span *list[] = {&s};
 	char *out;
 
-	fill(&s, SPAN_KIND_SERVER);
+	json_span_fill(&s, SPAN_KIND_SERVER);
 	memset(s.parent_id, 0x0f, 8);
 	s.flags = 3;
 	span_set_tracestate(&s, "ot=th:8,congo=t61rcWkgMzE", 25);
@@ -133,7 +110,7 @@ Test(otlp_json, client_span_events_error)
 	const struct span *list[] = {&s};
 	char *out;
 
-	fill(&s, SPAN_KIND_CLIENT);
+	json_span_fill(&s, SPAN_KIND_CLIENT);
 	memset(s.parent_id, 0x0f, 8);
 	s.ev_ns[SPAN_EV_CONNECT_START] = T0 + 1000;
 	s.ev_ns[SPAN_EV_REQUEST_SENT] = T0 + 2000;
@@ -164,7 +141,7 @@ Test(otlp_json, status_codes)
 	char *out;
 
 	for (int i = 0; i < 3; i++)
-		fill(&s[i], SPAN_KIND_SERVER);
+		json_span_fill(&s[i], SPAN_KIND_SERVER);
 	s[0].status = SPAN_ST_UNSET;
 	s[1].status = SPAN_ST_OK;
 	s[2].status = SPAN_ST_ERROR;
@@ -187,7 +164,7 @@ Test(otlp_json, escaping_and_invalid_utf8)
 	const struct span *list[] = {&s};
 	char *out;
 
-	fill(&s, SPAN_KIND_SERVER);
+	json_span_fill(&s, SPAN_KIND_SERVER);
 	span_set_name(&s, name, sizeof(name) - 1);
 	span_attr_str(&s, SPAN_A_USER_AGENT, value, sizeof(value) - 1);
 	out = encode(&res, list, 1);
@@ -208,7 +185,7 @@ Test(otlp_json, many_spans)
 	char *out;
 
 	for (int i = 0; i < N; i++) {
-		fill(&s[i], i % 2 ? SPAN_KIND_CLIENT : SPAN_KIND_SERVER);
+		json_span_fill(&s[i], i % 2 ? SPAN_KIND_CLIENT : SPAN_KIND_SERVER);
 		s[i].span_id[6] = (uint8_t)(i >> 8);
 		s[i].span_id[7] = (uint8_t)i;
 		span_attr_int(&s[i], SPAN_A_HTTP_RESEND_COUNT, i);
@@ -231,7 +208,7 @@ Test(otlp_json, max_attributes_and_dropped)
 	const struct span *list[] = {&s};
 	char *out;
 
-	fill(&s, SPAN_KIND_SERVER);
+	json_span_fill(&s, SPAN_KIND_SERVER);
 	for (int i = 0; i < SPAN_ATTR_MAX + 6; i++)
 		span_attr_int(&s, (enum span_attr_key)(i % SPAN_A_N), i * 1000);
 	out = encode(&res_full, list, 1);
@@ -250,7 +227,7 @@ Test(otlp_json, link)
 	const struct span *list[] = {&s};
 	char *out;
 
-	fill(&s, SPAN_KIND_SERVER);
+	json_span_fill(&s, SPAN_KIND_SERVER);
 	s.has_link = true;
 	memset(s.link_trace_id, 0x11, 16);
 	memset(s.link_span_id, 0x22, 8);
@@ -270,7 +247,7 @@ Test(otlp_json, int64_as_strings)
 	const struct span *list[] = {&s};
 	char *out;
 
-	fill(&s, SPAN_KIND_CLIENT);
+	json_span_fill(&s, SPAN_KIND_CLIENT);
 	s.start_ns = UINT64_MAX;
 	s.end_ns = UINT64_MAX - 1;
 	s.ev_ns[SPAN_EV_CONNECT_END] = 1;
@@ -305,7 +282,7 @@ Test(otlp_json, appends)
 	struct tbuf b = {0};
 	char *out;
 
-	fill(&s, SPAN_KIND_SERVER);
+	json_span_fill(&s, SPAN_KIND_SERVER);
 	tbuf_lit(&b, "[");
 	cr_assert_eq(otlp_json_encode(&b, &res_full, list, 1), 0);
 	tbuf_lit(&b, "]");

@@ -10,34 +10,11 @@
 #include "trace/encode.h"
 #include "json_testlib.h"
 
-#define T0 1700000000123456789ull
-
 static const struct export_resource res = {"svc", "1.2.3", "host-a"};
 
-/* Encodes <n> spans; returns what jsoncheck.py read (json_check()). */
 static char *encode(const struct export_resource *r, const struct span *const *spans, int n)
 {
-	struct tbuf b = {0};
-	char *out;
-
-	cr_assert_eq(zipkin_encode(&b, r, spans, n), 0);
-	out = json_check(b.p, b.len);
-	tbuf_free(&b);
-	return out;
-}
-
-static void fill(struct span *s, enum span_kind kind)
-{
-	span_reset(s);
-	for (int i = 0; i < 16; i++)
-		s->trace_id[i] = (uint8_t)(1 + i);
-	for (int i = 0; i < 8; i++)
-		s->span_id[i] = (uint8_t)(0xa0 + i);
-	s->kind = (uint8_t)kind;
-	s->flags = 1;
-	s->start_ns = T0;
-	s->end_ns = T0 + 2500000;
-	span_set_name(s, "GET /api", 8);
+	return json_encode(zipkin_encode, r, spans, n);
 }
 
 static void attr_cstr(struct span *s, enum span_attr_key key, const char *v)
@@ -51,7 +28,7 @@ Test(zipkin, root_server_span)
 	const struct span *list[] = {&s};
 	char *out;
 
-	fill(&s, SPAN_KIND_SERVER);
+	json_span_fill(&s, SPAN_KIND_SERVER);
 	attr_cstr(&s, SPAN_A_HTTP_REQUEST_METHOD, "GET");
 	span_attr_int(&s, SPAN_A_HTTP_RESPONSE_STATUS_CODE, 200);
 	attr_cstr(&s, SPAN_A_CLIENT_ADDRESS, "192.0.2.7");
@@ -81,7 +58,7 @@ Test(zipkin, client_span_events_ipv4)
 	const struct span *list[] = {&s};
 	char *out;
 
-	fill(&s, SPAN_KIND_CLIENT);
+	json_span_fill(&s, SPAN_KIND_CLIENT);
 	memset(s.parent_id, 0x0f, 8);
 	s.ev_ns[SPAN_EV_CONNECT_START] = T0 + 1000;
 	s.ev_ns[SPAN_EV_FIRST_BYTE] = T0 + 1500000;
@@ -139,7 +116,7 @@ Test(zipkin, remote_endpoint_forms)
 	char *out, pre[32];
 
 	for (int i = 0; i < N; i++) {
-		fill(&s[i], cases[i].kind);
+		json_span_fill(&s[i], cases[i].kind);
 		attr_cstr(&s[i], cases[i].key, cases[i].addr);
 		if (cases[i].port)
 			span_attr_int(&s[i],
@@ -170,7 +147,7 @@ Test(zipkin, error_tag)
 	char *out;
 
 	for (int i = 0; i < 4; i++)
-		fill(&s[i], SPAN_KIND_CLIENT);
+		json_span_fill(&s[i], SPAN_KIND_CLIENT);
 	s[0].status = SPAN_ST_ERROR;
 	attr_cstr(&s[0], SPAN_A_ERROR_TYPE, "timeout");
 	s[1].status = SPAN_ST_ERROR;
@@ -195,7 +172,7 @@ Test(zipkin, escaping_and_invalid_utf8)
 	const struct span *list[] = {&s};
 	char *out;
 
-	fill(&s, SPAN_KIND_CLIENT);
+	json_span_fill(&s, SPAN_KIND_CLIENT);
 	span_set_name(&s, name, sizeof(name) - 1);
 	span_attr_str(&s, SPAN_A_PEER_SERVICE, value, sizeof(value) - 1);
 	out = encode(&r, list, 1);
@@ -217,7 +194,7 @@ Test(zipkin, many_spans)
 	char *out;
 
 	for (int i = 0; i < N; i++) {
-		fill(&s[i], i % 2 ? SPAN_KIND_CLIENT : SPAN_KIND_SERVER);
+		json_span_fill(&s[i], i % 2 ? SPAN_KIND_CLIENT : SPAN_KIND_SERVER);
 		s[i].span_id[6] = (uint8_t)(i >> 8);
 		s[i].span_id[7] = (uint8_t)i;
 		s[i].start_ns = T0 + (uint64_t)i * 1000;
@@ -258,7 +235,7 @@ Test(zipkin, microseconds)
 	char *out, pre[32];
 
 	for (int i = 0; i < N; i++) {
-		fill(&s[i], SPAN_KIND_SERVER);
+		json_span_fill(&s[i], SPAN_KIND_SERVER);
 		s[i].start_ns = cases[i].start;
 		s[i].end_ns = cases[i].end;
 		list[i] = &s[i];
@@ -282,7 +259,7 @@ Test(zipkin, no_tracestate_no_link)
 	const struct span *list[] = {&s};
 	char *out;
 
-	fill(&s, SPAN_KIND_SERVER);
+	json_span_fill(&s, SPAN_KIND_SERVER);
 	span_set_tracestate(&s, "ot=th:8", 7);
 	s.has_link = true;
 	memset(s.link_trace_id, 0x11, 16);
@@ -306,7 +283,7 @@ Test(zipkin, max_attributes_repeated_keys)
 	const char *names[SPAN_A_N];
 	char keys[1024] = "/0/tags{}=", *out;
 
-	fill(&s, SPAN_KIND_SERVER);
+	json_span_fill(&s, SPAN_KIND_SERVER);
 	for (int i = 0; i < SPAN_ATTR_MAX + 6; i++)
 		span_attr_int(&s, (enum span_attr_key)(i % SPAN_A_N), i * 1000);
 	cr_assert_eq(s.dropped_attrs, 6);

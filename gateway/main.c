@@ -19,6 +19,7 @@
 
 #include <event2/event.h>
 
+#include "admin.h"
 #include "cfg.h"
 #include "filter.h"
 #include "log.h"
@@ -105,6 +106,7 @@ static void main_on_signal(evutil_socket_t sig, short what, void *arg)
 	struct main_state *m = arg;
 
 	log_main(LOG_INFO, "%s: draining", strsignal((int)sig));
+	admin_set_draining();
 	for (int i = 0; i < m->n; i++)
 		worker_stop(&m->workers[i]);
 	event_base_loopexit(m->base, NULL);
@@ -170,6 +172,11 @@ static int main_run(const struct cfg *c)
 		log_main(LOG_ERROR, "filter initialisation failed: %s", strerror(-err));
 		return 1;
 	}
+	/* after the filters: their init() adds their admin routes */
+	if (admin_start(c)) {
+		flt_deinit_all(flt_builtin);
+		return 1;
+	}
 	for (int i = 0; i < m.n; i++) {
 		err = worker_init(&m.workers[i], i, c, flt_builtin, &fds[i * CFG_MAX_LISTEN],
 		                  g->n_listen, alog_fd);
@@ -198,6 +205,7 @@ static int main_run(const struct cfg *c)
 	for (int i = 0; i < started; i++)
 		worker_join(&m.workers[i]);
 	log_main(LOG_INFO, "stopped");
+	admin_stop(); /* its handlers may read what the filters own */
 	flt_deinit_all(flt_builtin);
 	for (int i = 0; i < 3; i++)
 		event_free(sigs[i]);
@@ -246,7 +254,7 @@ int main(int argc, char **argv)
 		main_usage(stderr);
 		return 2;
 	}
-	if ((rc = flt_declare_all(flt_builtin))) {
+	if ((rc = admin_declare()) || (rc = flt_declare_all(flt_builtin))) {
 		log_main(LOG_ERROR, "filter configuration tables: %s", strerror(-rc));
 		return 1;
 	}

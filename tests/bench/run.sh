@@ -216,6 +216,8 @@ tracegate_with() {
 		[route r]
 		path_prefix = /
 		upstream = o
+		[admin]
+		enabled = off
 	EOF
 	[ -n "$extra" ] && printf '%b\n' "$extra" >>"$dir/tracegate.ini"
 	spawn "$dir" "${PIN_SERVER[@]}" "$TG_BIN" -c "$dir/tracegate.ini"

@@ -1,6 +1,7 @@
 /* test_cfg_files.c: sections registered by filters, the golden error pairs
  * under tests/integ/cfg/ and the shipped files under conf/. */
 #include "cfg_testlib.h"
+#include "admin.h"
 #include "filter.h"
 
 /* A section a filter would declare: unnamed with defaults, and a named one. */
@@ -192,7 +193,8 @@ Test(cfg, integ_golden_pairs)
 	size_t i;
 	int bad = 0;
 
-	cr_assert_eq(flt_declare_all(flt_builtin), 0); /* what the binary knows */
+	cr_assert_eq(admin_declare(), 0); /* what the binary knows */
+	cr_assert_eq(flt_declare_all(flt_builtin), 0);
 	cr_assert_eq(chdir(TG_SOURCE_DIR), 0);
 	cr_assert_eq(glob("tests/integ/cfg/*.ini", 0, NULL, &g), 0);
 	for (i = 0; i < g.gl_pathc; i++) {
@@ -230,6 +232,7 @@ Test(cfg, shipped_configs)
 	char *ref, pat[128], a[256], b[256];
 	int n;
 
+	cr_assert_eq(admin_declare(), 0);
 	cr_assert_eq(flt_declare_all(flt_builtin), 0);
 	defaults_cfg = load_ok(MINIMAL);
 	cr_assert_eq(chdir(TG_SOURCE_DIR), 0);

@@ -1,0 +1,117 @@
+/* test_admin.c: the admin listener through the real binary: health and
+ * readiness (503 while draining), unknown paths, body limits. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static struct hproc origin, gw;
+
+static void setup(void)
+{
+	harness_origin_start(&origin, NULL);
+}
+
+static void teardown(void)
+{
+	harness_kill(&origin);
+}
+
+TestSuite(admin, .init = setup, .fini = teardown, .timeout = 60);
+
+/* The admin port the gateway logged. */
+static int admin_port(void)
+{
+	char *log = harness_slurp(gw.err_path);
+	const char *p = strstr(log, "admin listening on ");
+	int port;
+
+	cr_assert_not_null(p, "no admin listener in: %s", log);
+	port = atoi(strchr(p + 19, ':') + 1);
+	free(log);
+	cr_assert_gt(port, 0);
+	return port;
+}
+
+static void start(void)
+{
+	harness_gw_start(&gw,
+	                 "[gateway]\nlisten = 127.0.0.1:0\nworkers = 2\naccess_log = off\n"
+	                 "drain_timeout_ms = 5000\n[upstream o]\nservers = 127.0.0.1:%d\n"
+	                 "[route r]\nupstream = o\n[tracing]\nexporters = none\n"
+	                 "[admin]\nlisten = 127.0.0.1:0\nmax_body_bytes = 1k\n",
+	                 origin.port);
+}
+
+Test(admin, health_ready_and_unknown_paths)
+{
+	struct hresp r;
+	int port;
+
+	start();
+	port = admin_port();
+	harness_request(port, "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.body, "ok\n");
+	harness_resp_free(&r);
+	harness_request(port, "GET /readyz HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.body, "ready\n");
+	harness_resp_free(&r);
+	harness_request(port, "GET /nope HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	cr_assert_eq(r.status, 404);
+	harness_resp_free(&r);
+	harness_request(port, "DELETE /healthz HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	cr_assert_eq(r.status, 501, "%d", r.status); /* evhttp: a method it does not serve */
+	harness_resp_free(&r);
+	harness_gw_stop(&gw, false);
+}
+
+Test(admin, oversized_body_is_413)
+{
+	char req[4096];
+	struct hresp r;
+	int port, n;
+
+	start();
+	port = admin_port();
+	n = snprintf(req, sizeof(req),
+	             "POST /v1/traces HTTP/1.1\r\nHost: a\r\nContent-Length: 2048\r\n\r\n");
+	memset(req + n, 'x', 2048);
+	req[n + 2048] = '\0';
+	harness_request(port, req, &r);
+	cr_assert_eq(r.status, 413, "%d", r.status);
+	harness_resp_free(&r);
+	harness_gw_stop(&gw, false);
+}
+
+Test(admin, not_ready_while_draining)
+{
+	struct hresp r;
+	int port, fd;
+
+	start();
+	port = admin_port();
+	/* a slow request keeps the gateway draining for a while */
+	fd = harness_connect(gw.port);
+	harness_send_str(fd, "GET /slow/1500 HTTP/1.1\r\nHost: a\r\n\r\n");
+	usleep(200 * 1000);
+	kill(gw.pid, SIGTERM);
+	usleep(200 * 1000);
+	harness_request(port, "GET /readyz HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	cr_assert_eq(r.status, 503, "%d", r.status);
+	cr_assert_str_eq(r.body, "draining\n");
+	harness_resp_free(&r);
+	harness_request(port, "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	cr_assert_eq(r.status, 200);
+	harness_resp_free(&r);
+	cr_assert_eq(harness_read_resp(fd, &r, false, 5000), 0);
+	cr_assert_eq(r.status, 200, "the request in flight finishes");
+	harness_resp_free(&r);
+	harness_close(fd);
+	harness_gw_stop(&gw, false);
+}

@@ -87,6 +87,7 @@ static const struct exporter_ops *const export_ops[TRACE_EXP_N] = {
         [TRACE_EXP_OTLP] = &otlp_exporter,
         [TRACE_EXP_ZIPKIN] = &zipkin_exporter,
         [TRACE_EXP_JSONL] = &jsonl_exporter,
+        [TRACE_EXP_MEMORY] = &memory_exporter,
 };
 
 static uint64_t export_pow2(uint64_t n)

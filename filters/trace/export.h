@@ -81,10 +81,11 @@ struct exporter_ops {
 extern const struct exporter_ops otlp_exporter;
 extern const struct exporter_ops zipkin_exporter;
 extern const struct exporter_ops jsonl_exporter;
+extern const struct exporter_ops memory_exporter;
 
 /* One exporter's counters since export_init(). */
 struct export_stats {
-	const char *name; /* "otlp", "zipkin", "jsonl" */
+	const char *name; /* "otlp", "zipkin", "jsonl", "memory" */
 	uint64_t queued;  /* waiting now */
 	uint64_t exported;
 	uint64_t dropped[EXPORT_DROP_N];

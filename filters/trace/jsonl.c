@@ -71,20 +71,8 @@ static void jsonl_span(struct jsonl *j, const struct span *s)
 	jsonw_u64(b, s->end_ns);
 	tbuf_lit(b, ",\"status\":\"");
 	tbuf_lit(b, status[s->status <= SPAN_ST_ERROR ? s->status : 0]);
-	tbuf_lit(b, "\",\"attributes\":{");
-	for (int i = 0; i < s->n_attrs; i++) {
-		const struct span_attr *a = &s->attrs[i];
-
-		if (i)
-			tbuf_lit(b, ",");
-		jsonw_cstr(b, span_attr_name[a->key]);
-		tbuf_lit(b, ":");
-		if (a->type == SPAN_T_INT)
-			jsonw_i64(b, a->i);
-		else
-			jsonw_str(b, span_str(s, a->off), a->len);
-	}
-	tbuf_lit(b, "}");
+	tbuf_lit(b, "\",\"attributes\":");
+	jsonw_span_attrs(b, s);
 	if (s->dropped_attrs) {
 		tbuf_lit(b, ",\"droppedAttributesCount\":");
 		jsonw_u64(b, s->dropped_attrs);

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "trace/jsonw.h"
+#include "trace/span.h"
 #include "trace/tracectx.h"
 
 /* Length of the valid UTF-8 sequence at <s> (at most <n> bytes), 0 if none. */
@@ -156,4 +157,19 @@ void jsonw_key(struct tbuf *b, const char *k)
 	b->len += n;
 	b->p[b->len++] = '"';
 	b->p[b->len++] = ':';
+}
+
+void jsonw_span_attrs(struct tbuf *b, const struct span *s)
+{
+	tbuf_byte(b, '{');
+	for (int i = 0; i < s->n_attrs; i++) {
+		const struct span_attr *a = &s->attrs[i];
+
+		jsonw_key(b, span_attr_name[a->key]);
+		if (a->type == SPAN_T_INT)
+			jsonw_i64(b, a->i);
+		else
+			jsonw_str(b, span_str(s, a->off), a->len);
+	}
+	tbuf_byte(b, '}');
 }

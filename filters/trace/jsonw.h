@@ -49,4 +49,10 @@ static inline void jsonw_sep(struct tbuf *b)
  * literal or a semantic-convention name). */
 void jsonw_key(struct tbuf *b, const char *k);
 
+struct span;
+
+/* Appends the attributes of <s> as one JSON object {"http.route":"/",...}:
+ * strings and integers, in the order they were set. */
+void jsonw_span_attrs(struct tbuf *b, const struct span *s);
+
 #endif

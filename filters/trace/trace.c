@@ -604,7 +604,8 @@ static int trace_init(const struct cfg *c)
 		rt->threshold = sampler_threshold(rt->tc->sample_ratio);
 		sampler_rate_init(&rt->rate, rt->tc->max_traces_per_second);
 	}
-	if ((err = export_init(c, tc))) {
+	if ((err = export_init(c, tc)) || (err = trace_admin_init())) {
+		export_deinit();
 		free(tr.routes);
 		tr.routes = NULL;
 	}

@@ -37,6 +37,7 @@ enum trace_exp {
 	TRACE_EXP_OTLP,
 	TRACE_EXP_ZIPKIN,
 	TRACE_EXP_JSONL,
+	TRACE_EXP_MEMORY,
 	TRACE_EXP_N,
 };
 
@@ -90,6 +91,8 @@ struct trace_exp_cfg {
 	char *headers;       /* otlp, zipkin: "name=value, ..." sent with each export */
 	char *ca_file;       /* otlp, zipkin: trust anchors for https://; NULL = system */
 	char *path;          /* jsonl: "stdout", "stderr" or a file */
+	uint32_t max_traces; /* memory: traces kept */
+	uint64_t max_bytes;  /* memory: bytes kept */
 };
 
 extern const struct flt_ops trace_flt_ops;
@@ -106,6 +109,10 @@ const struct trace_cfg *trace_cfg_get(const struct cfg *c, const struct cfg_rout
  * section is absent), and the exporter's name in *<name> when not NULL. */
 const struct trace_exp_cfg *trace_cfg_exporter(const struct cfg *c, enum trace_exp e,
                                                const char **name);
+
+/* Adds the trace store's API to the admin listener when the store is on.
+ * Returns 0 or a negative errno. Boot thread, after export_init(). */
+int trace_admin_init(void);
 
 /* Returns true when address <sa> is inside one of <set>. */
 bool trace_cidrs_match(const struct trace_cidrs *set, const struct sockaddr *sa);

@@ -132,6 +132,7 @@ static const char *const trace_exp_names[TRACE_EXP_N] = {
         [TRACE_EXP_OTLP] = "otlp",
         [TRACE_EXP_ZIPKIN] = "zipkin",
         [TRACE_EXP_JSONL] = "jsonl",
+        [TRACE_EXP_MEMORY] = "memory",
 };
 
 static int trace_exporter_one(const char *w, size_t n, void *arg)
@@ -155,7 +156,7 @@ static int trace_set_exporters(const struct cfg_key *k, const char *val, void *f
 	(void)k;
 	if (trace_words(val, trace_exporter_one, &set) < 0)
 		return trace_cfg_expected(msg, msglen, val,
-		                          "any of otlp, zipkin and jsonl, or none");
+		                          "any of memory, otlp, zipkin and jsonl, or none");
 	*(unsigned *)field = set;
 	return 0;
 }
@@ -262,7 +263,7 @@ static const struct cfg_key trace_keys[] = {
         {"force_from", CFG_T_CUSTOM, TC(force_from), .set = trace_set_cidrs, .flags = ROUTE,
          .unit = "CIDR list", .doc = "client networks allowed to use force_header"},
         {"exporters", CFG_T_CUSTOM, TC(exporters), .set = trace_set_exporters, .def = "jsonl",
-         .doc = "where sampled spans go: any of otlp, zipkin and jsonl, or none"},
+         .doc = "where sampled spans go: any of memory, otlp, zipkin and jsonl, or none"},
         {"ring_spans", CFG_T_UINT, TC(ring_spans), .min = 16, .max = 1048576, .def = "1024",
          .unit = "spans",
          .doc = "per worker, finished spans waiting for the exporters; full = dropped"},
@@ -367,6 +368,15 @@ static const struct cfg_key trace_jsonl_keys[] = {
         {.name = NULL},
 };
 
+static const struct cfg_key trace_memory_keys[] = {
+        {"max_traces", CFG_T_UINT, TE(max_traces), .min = 1, .max = 1000000, .def = "1000",
+         .unit = "traces", .doc = "traces kept for the viewer; the oldest goes first"},
+        {"max_bytes", CFG_T_SIZE, TE(max_bytes), .min = 65536, .max = 1ull << 36, .def = "64m",
+         .unit = "bytes", .doc = "memory the kept traces may use"},
+        TRACE_EXP_QUEUE("512", "200"),
+        {.name = NULL},
+};
+
 static const struct cfg_section trace_exp_sections[TRACE_EXP_N] = {
         [TRACE_EXP_OTLP] = {.name = "exporter.otlp",
                             .keys = trace_otlp_keys,
@@ -376,6 +386,10 @@ static const struct cfg_section trace_exp_sections[TRACE_EXP_N] = {
                               .keys = trace_zipkin_keys,
                               .size = sizeof(struct trace_exp_cfg),
                               .doc = "Zipkin v2 JSON to /api/v2/spans"},
+        [TRACE_EXP_MEMORY] = {.name = "exporter.memory",
+                              .keys = trace_memory_keys,
+                              .size = sizeof(struct trace_exp_cfg),
+                              .doc = "the embedded trace store behind the admin viewer"},
         [TRACE_EXP_JSONL] = {.name = "exporter.jsonl",
                              .keys = trace_jsonl_keys,
                              .size = sizeof(struct trace_exp_cfg),

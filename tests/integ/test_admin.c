@@ -115,3 +115,68 @@ Test(admin, not_ready_while_draining)
 	harness_close(fd);
 	harness_gw_stop(&gw, false);
 }
+
+Test(admin, trace_store_api)
+{
+	char req[256], id[33];
+	struct hresp r;
+	const char *p;
+	int port;
+
+	harness_gw_start(&gw,
+	                 "[gateway]\nlisten = 127.0.0.1:0\nworkers = 2\naccess_log = off\n"
+	                 "[upstream o]\nservers = 127.0.0.1:%d\n[route shop]\nupstream = o\n"
+	                 "[tracing]\nexporters = memory\n[exporter.memory]\ndelay_ms = 20\n"
+	                 "[admin]\nlisten = 127.0.0.1:0\n",
+	                 origin.port);
+	port = admin_port();
+	harness_request(gw.port,
+	                "GET /cart HTTP/1.1\r\nHost: a\r\ntraceparent: "
+	                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n",
+	                &r);
+	cr_assert_eq(r.status, 200);
+	harness_resp_free(&r);
+	harness_request(gw.port, "GET /status/503 HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	cr_assert_eq(r.status, 503);
+	harness_resp_free(&r);
+	usleep(300 * 1000);
+
+	harness_request(port, "GET /api/traces HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(harness_field(&r, "Content-Type"), "application/json");
+	cr_assert_not_null(strstr(r.body, "\"traceId\":\"0af7651916cd43dd8448eb211c80319c\","
+	                                  "\"rootName\":\"GET /\",\"rootService\":\"tracegate\","
+	                                  "\"route\":\"shop\",\"statusCode\":200"),
+	                   "%s", r.body);
+	cr_assert_not_null(strstr(r.body, "\"statusCode\":503"), "%s", r.body);
+	cr_assert_not_null(strstr(r.body, "\"total\":2}"), "%s", r.body);
+	harness_resp_free(&r);
+
+	harness_request(port, "GET /api/traces?errors=1&limit=5 HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_null(strstr(r.body, "0af7651916cd43dd8448eb211c80319c"), "%s", r.body);
+	p = strstr(r.body, "\"traceId\":\"");
+	cr_assert_not_null(p, "%s", r.body);
+	memcpy(id, p + 11, 32);
+	id[32] = '\0';
+	harness_resp_free(&r);
+
+	snprintf(req, sizeof(req), "GET /api/traces/%s HTTP/1.1\r\nHost: a\r\n\r\n", id);
+	harness_request(port, req, &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_not_null(strstr(r.body, "\"kind\":\"SERVER\""), "%s", r.body);
+	cr_assert_not_null(strstr(r.body, "\"kind\":\"CLIENT\""), "%s", r.body);
+	cr_assert_not_null(strstr(r.body, "\"http.response.status_code\":503"), "%s", r.body);
+	cr_assert_not_null(strstr(r.body, "{\"name\":\"first_byte\",\"timeUnixNano\":\""));
+	harness_resp_free(&r);
+
+	harness_request(
+	        port,
+	        "GET /api/traces/00000000000000000000000000000001 HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	cr_assert_eq(r.status, 404);
+	harness_resp_free(&r);
+	harness_request(port, "GET /api/traces?limit=0 HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	cr_assert_eq(r.status, 400);
+	harness_resp_free(&r);
+	harness_gw_stop(&gw, false);
+}

@@ -9,6 +9,8 @@ cd "$top"
 docker/install-deps.sh test
 # the instrumented Node.js service of the end-to-end test (npm packages)
 tests/e2e/otel-node/setup.sh
+# Debian's chromium and playwright-core for the trace viewer's browser test
+tests/e2e/viewer/setup.sh
 dir=build-test
 opts="-DCMAKE_BUILD_TYPE=RelWithDebInfo"
 if [ "${1:-}" = "--sanitize" ]; then

@@ -17,6 +17,7 @@
 #include "trace/store.h"
 #include "trace/trace.h"
 #include "trace/tracectx.h"
+#include "trace/ui.h"
 
 #define TRACE_ADMIN_LIMIT     50   /* traces listed when the query says nothing */
 #define TRACE_ADMIN_LIMIT_MAX 1000 /* traces listed at most */
@@ -114,13 +115,29 @@ static void trace_admin_trace(struct evhttp_request *req, void *arg)
 	trace_admin_json(req, 200, &b);
 }
 
+/* The viewer: one page from the binary that reads the API above. */
+static void trace_admin_viewer(struct evhttp_request *req, void *arg)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+	(void)arg;
+	/* the page only ever talks to its own origin */
+	evhttp_add_header(h, "Content-Security-Policy",
+	                  "default-src 'none'; style-src 'unsafe-inline'; "
+	                  "script-src 'unsafe-inline'; connect-src 'self'; img-src data:");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	admin_reply(req, 200, "text/html; charset=utf-8", trace_ui_index_html,
+	            trace_ui_index_html_len);
+}
+
 int trace_admin_init(void)
 {
 	int err;
 
 	if (!store_enabled())
 		return 0;
-	if ((err = admin_route("/api/traces", false, trace_admin_list, NULL)) ||
+	if ((err = admin_route("/", false, trace_admin_viewer, NULL)) ||
+	    (err = admin_route("/api/traces", false, trace_admin_list, NULL)) ||
 	    (err = admin_route("/api/traces/", true, trace_admin_trace, NULL)))
 		return err;
 	return 0;

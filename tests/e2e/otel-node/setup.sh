@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../../.." && pwd)
 
 if ! command -v node >/dev/null 2>&1; then
-	pkgs=$(awk '$1 == "e2e" { printf "%s ", $2 }' "$top/docker/packages.txt")
+	pkgs=$(awk '$1 == "e2e" && $2 != "chromium" { printf "%s ", $2 }' "$top/docker/packages.txt")
 	echo "setup.sh: installing $pkgs"
 	SUDO=
 	[ "$(id -u)" -eq 0 ] || SUDO=sudo

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The README's first command: installs what is missing, builds, and runs the
 # gateway (conf/tracegate.ini, port 8080) in front of a small demo origin
-# (port 8081). Try:  curl -i http://127.0.0.1:8080/hello   Stop with Ctrl-C.
+# (port 8081). Try:  curl -i http://127.0.0.1:8080/hello   then open the trace
+# viewer at http://127.0.0.1:9901/.   Stop with Ctrl-C.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -21,4 +22,5 @@ done
 grep -q READY "$ready" || { echo "the demo origin did not start on 127.0.0.1:8081" >&2; exit 1; }
 echo "demo origin on 127.0.0.1:8081 (pid $origin); gateway on 127.0.0.1:8080"
 echo "try: curl -i http://127.0.0.1:8080/hello"
+echo "then open the trace viewer: http://127.0.0.1:9901/"
 build/tracegate -c conf/tracegate.ini

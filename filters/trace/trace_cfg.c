@@ -262,7 +262,7 @@ static const struct cfg_key trace_keys[] = {
          .doc = "request header that forces sampling, honoured from force_from only"},
         {"force_from", CFG_T_CUSTOM, TC(force_from), .set = trace_set_cidrs, .flags = ROUTE,
          .unit = "CIDR list", .doc = "client networks allowed to use force_header"},
-        {"exporters", CFG_T_CUSTOM, TC(exporters), .set = trace_set_exporters, .def = "jsonl",
+        {"exporters", CFG_T_CUSTOM, TC(exporters), .set = trace_set_exporters, .def = "memory",
          .doc = "where sampled spans go: any of memory, otlp, zipkin and jsonl, or none"},
         {"ring_spans", CFG_T_UINT, TC(ring_spans), .min = 16, .max = 1048576, .def = "1024",
          .unit = "spans",

@@ -398,10 +398,12 @@ Test(trace, failed_attempt_span_and_trace_headers_on_a_502)
 	const char *st, *tid;
 
 	/* port 1 on loopback: nothing listens, the connect is refused */
-	harness_gw_start(&gw, "[gateway]\nlisten = 127.0.0.1:0\nworkers = 1\naccess_log = off\n"
-	                      "[upstream dead]\nservers = 127.0.0.1:1\n"
-	                      "[tracing]\nserver_timing = on\ntrace_id_header = X-Trace-Id\n"
-	                      "[route r]\nupstream = dead\n");
+	harness_gw_start(
+	        &gw,
+	        "[gateway]\nlisten = 127.0.0.1:0\nworkers = 1\naccess_log = off\n"
+	        "[upstream dead]\nservers = 127.0.0.1:1\n"
+	        "[tracing]\nexporters = jsonl\nserver_timing = on\ntrace_id_header = X-Trace-Id\n"
+	        "[route r]\nupstream = dead\n");
 	harness_request(gw.port, "GET / HTTP/1.1\r\nHost: a\r\ntraceparent: " TP_CALLER "\r\n\r\n",
 	                &r);
 	cr_expect_eq(r.status, 502);

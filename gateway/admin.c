@@ -22,6 +22,7 @@
 
 #include "admin.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 #define ADMIN_ROUTES_MAX 32
@@ -122,6 +123,21 @@ static void admin_readyz(struct evhttp_request *req, void *arg)
 		admin_text(req, 200, "ready\n");
 }
 
+static void admin_metrics(struct evhttp_request *req, void *arg)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (!b || metrics_render(arg, b) < 0) {
+		admin_text(req, 500, "cannot render the metrics\n");
+	} else {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+		                  METRICS_CONTENT_TYPE);
+		evhttp_send_reply(req, 200, NULL, b);
+	}
+	if (b)
+		evbuffer_free(b);
+}
+
 static void admin_dispatch(struct evhttp_request *req, void *arg)
 {
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
@@ -194,7 +210,7 @@ static void admin_free(void)
 	adm.stop_fd = -1;
 }
 
-int admin_start(const struct cfg *c)
+int admin_start(const struct cfg *c, struct metrics *m)
 {
 	const struct admin_cfg *ac = cfg_ext_get(c, "admin", NULL);
 	int err = -ENOMEM;
@@ -204,6 +220,8 @@ int admin_start(const struct cfg *c)
 		return 0;
 	admin_route("/healthz", false, admin_healthz, NULL);
 	admin_route("/readyz", false, admin_readyz, NULL);
+	if (m)
+		admin_route("/metrics", false, admin_metrics, m);
 	adm.base = event_base_new();
 	adm.http = adm.base ? evhttp_new(adm.base) : NULL;
 	adm.stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -16,6 +16,7 @@
 #include "cfg.h"
 
 struct evhttp_request;
+struct metrics;
 
 /* [admin] */
 struct admin_cfg {
@@ -36,10 +37,11 @@ int admin_declare(void);
  * before admin_start(). */
 int admin_route(const char *path, bool prefix, admin_fn fn, void *arg);
 
-/* Binds the admin listeners of <c> and starts the admin thread. Returns 0
+/* Binds the admin listeners of <c> and starts the admin thread, serving
+ * /metrics from <m> (NULL: no /metrics). Returns 0
  * (also when [admin] is disabled) or a negative errno, having logged why.
  * Boot thread. */
-int admin_start(const struct cfg *c);
+int admin_start(const struct cfg *c, struct metrics *m);
 
 /* Makes /readyz answer 503: the process is draining. Any thread. */
 void admin_set_draining(void);

@@ -148,8 +148,9 @@ enum cfg_type {
 };
 
 #define CFG_K_REQUIRED 0x1u /* the section is an error without it */
-#define CFG_K_ROUTE    0x2u /* unnamed registered sections: may be set in a [route] too,
-                             * overriding the section's value for that route */
+#define CFG_K_ROUTE                                                                                \
+	0x2u /* unnamed registered sections: may be set in a [route] too,                          \
+	      * overriding the section's value for that route */
 
 struct cfg_key {
 	const char *name;

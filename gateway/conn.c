@@ -18,6 +18,7 @@
 #include "conn.h"
 #include "h1c.h"
 #include "log.h"
+#include "metrics.h"
 #include "proxy.h"
 #include "txn.h"
 #include "util.h"
@@ -135,6 +136,7 @@ int conn_accept(struct worker *w, int fd, const struct sockaddr *peer, int peer_
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&w->conns, c, link);
 	w->n_conns++;
+	metrics_client_conns_add(w->m, 1);
 	/* the first head is held to header_timeout from accept: a connection
 	 * that never sends anything is a slowloris too */
 	c->head_start_ns = util_mono_ns();
@@ -151,6 +153,7 @@ void conn_close(struct conn *c)
 		proxy_abort(c->txn); /* finishes the txn as a client abort */
 	TAILQ_REMOVE(&w->conns, c, link);
 	w->n_conns--;
+	metrics_client_conns_add(w->m, -1);
 	event_free(c->timer);
 	bufferevent_free(c->bev);
 	free(c);

@@ -23,6 +23,7 @@
 #include "cfg.h"
 #include "filter.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 #include "worker.h"
 
@@ -138,11 +139,31 @@ static int main_bind_all(const struct cfg *c, int nw, int *fds)
 	return 0;
 }
 
+/* The metrics registry for the routes and upstreams of <c>, or NULL. */
+static struct metrics *main_metrics(const struct cfg *c)
+{
+	const char **routes = calloc((size_t)c->n_routes + 1, sizeof(*routes));
+	const char **ups = calloc((size_t)c->n_upstreams + 1, sizeof(*ups));
+	struct metrics *m = NULL;
+
+	if (routes && ups) {
+		for (int i = 0; i < c->n_routes; i++)
+			routes[i] = c->routes[i].name;
+		for (int i = 0; i < c->n_upstreams; i++)
+			ups[i] = c->upstreams[i].name;
+		m = metrics_new(c->gw.workers, c->n_routes, routes, c->n_upstreams, ups);
+	}
+	free(routes);
+	free(ups);
+	return m;
+}
+
 static int main_run(const struct cfg *c)
 {
 	const struct cfg_gateway *g = &c->gw;
 	struct main_state m = {0};
 	struct event *sigs[3];
+	struct metrics *metrics;
 	int *fds, alog_fd, err, started = 0;
 
 	/* Body bytes pass through evbuffer chunks of up to a few hundred kB.
@@ -168,18 +189,24 @@ static int main_run(const struct cfg *c)
 		return 1;
 	if (main_bind_all(c, m.n, fds) < 0)
 		return 1;
+	if (!(metrics = main_metrics(c))) {
+		log_main(LOG_ERROR, "cannot create the metrics: %s", strerror(errno));
+		return 1;
+	}
+	metrics_set_process(metrics);
 	if ((err = flt_init_all(flt_builtin, c))) {
 		log_main(LOG_ERROR, "filter initialisation failed: %s", strerror(-err));
 		return 1;
 	}
 	/* after the filters: their init() adds their admin routes */
-	if (admin_start(c)) {
+	if (admin_start(c, metrics)) {
 		flt_deinit_all(flt_builtin);
 		return 1;
 	}
 	for (int i = 0; i < m.n; i++) {
 		err = worker_init(&m.workers[i], i, c, flt_builtin, &fds[i * CFG_MAX_LISTEN],
 		                  g->n_listen, alog_fd);
+		m.workers[i].m = metrics_worker(metrics, i);
 		if (!err)
 			err = worker_start(&m.workers[i]);
 		if (err) {
@@ -207,6 +234,8 @@ static int main_run(const struct cfg *c)
 	log_main(LOG_INFO, "stopped");
 	admin_stop(); /* its handlers may read what the filters own */
 	flt_deinit_all(flt_builtin);
+	metrics_set_process(NULL);
+	metrics_free(metrics);
 	for (int i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	event_base_free(m.base);

@@ -19,6 +19,7 @@
 #include "conn.h"
 #include "h1c.h"
 #include "log.h"
+#include "metrics.h"
 #include "proxy.h"
 #include "txn.h"
 #include "upool.h"
@@ -110,6 +111,12 @@ static const char *proxy_err_text(enum txn_ups_err e)
 	}
 }
 
+/* The index of <t>'s upstream in the config, for the metrics. */
+static int proxy_ups_index(const struct txn *t)
+{
+	return (int)(t->ups - t->w->ups);
+}
+
 /* The current attempt failed before a response head reached the client:
  * retry when that is safe, else answer 502 or 504. */
 static void proxy_attempt_failed(struct txn *t, enum txn_ups_err e)
@@ -122,6 +129,10 @@ static void proxy_attempt_failed(struct txn *t, enum txn_ups_err e)
 	bool connect_failed = e == TXN_UE_REFUSED || e == TXN_UE_CONNECT_TIMEOUT;
 
 	t->ups_err = e;
+	if (connect_failed)
+		metrics_ups_inc(t->w->m, proxy_ups_index(t), METRICS_UPS_CONNECT_FAILURES);
+	else if (e == TXN_UE_TIMEOUT)
+		metrics_ups_inc(t->w->m, proxy_ups_index(t), METRICS_UPS_TIMEOUTS);
 	proxy_release(t, false);
 	/* a pooled connection the server closed meanwhile is a keep-alive
 	 * race, not a sign of a sick server */
@@ -301,6 +312,8 @@ static void proxy_attempt(struct txn *t, const struct ups_server *avoid)
 		return;
 	}
 	t->attempts++;
+	if (t->attempts > 1)
+		metrics_ups_inc(t->w->m, proxy_ups_index(t), METRICS_UPS_RETRIES);
 	t->srv = s;
 	t->ups_err = TXN_UE_NONE; /* from here on, this attempt's */
 	s->active++;
@@ -320,6 +333,8 @@ static void proxy_attempt(struct txn *t, const struct ups_server *avoid)
 	 * out closed (proxy_attempt_failed): no need to probe it first */
 	uc = upool_get(s, !http_method_is_idempotent(t->req.h.method, t->req.h.method_len) ||
 	                          t->attempts >= PROXY_MAX_ATTEMPTS);
+	metrics_ups_inc(t->w->m, proxy_ups_index(t),
+	                uc ? METRICS_UPS_POOL_HITS : METRICS_UPS_POOL_MISSES);
 	if (uc) {
 		t->flags |= TXN_F_REUSED_CONN;
 	} else if (!(uc = upool_connect(s))) {
@@ -555,6 +570,7 @@ static void proxy_on_up_event(struct bufferevent *bev, short what, void *arg)
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		if (t->flags & TXN_F_RESP_STARTED) {
+			metrics_ups_inc(t->w->m, proxy_ups_index(t), METRICS_UPS_TIMEOUTS);
 			t->ups_err = TXN_UE_TIMEOUT;
 			proxy_cut(t, "upstream stalled mid-response");
 		} else {

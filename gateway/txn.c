@@ -9,6 +9,7 @@
 
 #include "cfg.h"
 #include "conn.h"
+#include "metrics.h"
 #include "txn.h"
 #include "upstream.h"
 #include "util.h"
@@ -107,6 +108,8 @@ void txn_finish(struct txn *t, enum txn_end end)
 	if (t->status == 0 && end == TXN_END_ABORT)
 		t->status = 499; /* nginx's "client closed request", for the log only */
 	txn_access_log(t);
+	metrics_req(t->w->m, t->route ? (int)(t->route - t->w->cfg->routes) : METRICS_NO_ROUTE,
+	            t->status, t->tm.end_ns - t->tm.start_ns);
 	flt_end(t);
 	if (t->c->txn == t)
 		t->c->txn = NULL;

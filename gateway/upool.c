@@ -15,6 +15,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "metrics.h"
 #include "upool.h"
 #include "upstream.h"
 #include "worker.h"
@@ -101,6 +102,7 @@ struct uconn *upool_connect(struct ups_server *s)
 		return NULL;
 	}
 	conn_own_reads(uc->bev);
+	metrics_ups_conns_add(w->m, (int)(s->ups - w->ups), 1);
 	return uc;
 }
 
@@ -125,6 +127,9 @@ void upool_put(struct uconn *uc)
 
 void upool_free(struct uconn *uc)
 {
+	struct worker *w = uc->srv->ups->w;
+
+	metrics_ups_conns_add(w->m, (int)(uc->srv->ups - w->ups), -1);
 	bufferevent_free(uc->bev);
 	free(uc);
 }

@@ -33,6 +33,7 @@ struct worker {
 	bool paused; /* listeners disabled at max_connections */
 
 	struct ups *ups;            /* one per cfg upstream, same index */
+	struct metrics_w *m;        /* this worker's counters (metrics.h) */
 	struct h1_hdr *hdr_scratch; /* max_headers slots: heads parse here first */
 
 	TAILQ_HEAD(, conn) conns;

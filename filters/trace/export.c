@@ -65,6 +65,7 @@ struct exporter {
 	bool started;
 	_Atomic uint64_t exported;
 	_Atomic uint64_t dropped[EXPORT_DROP_N];
+	_Atomic uint64_t sends, send_ns, retries; /* written by the exporter thread only */
 };
 
 static struct {
@@ -129,6 +130,13 @@ static void export_sleep(int fd, int ms)
 
 	if (poll(pfd, 2, ms) > 0 && (pfd[0].revents & POLLIN) && read(fd, &v, sizeof(v)) < 0)
 		return; /* already drained by a racing wake-up */
+}
+
+/* Adds <n> to a counter only one thread writes: no read-modify-write. */
+static void export_bump(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+	                      memory_order_relaxed);
 }
 
 /* ---- workers -> drain thread ------------------------------------------ */
@@ -219,9 +227,10 @@ static bool export_send(struct exporter *e, int n, bool flushing)
 {
 	struct export_ring *q = &e->q;
 	uint64_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
-	struct export_ctl ctl = {.stop_fd = ex.stop_fd};
+	struct export_ctl ctl = {.stop_fd = ex.stop_fd, .retries = &e->retries};
 	enum export_drop why;
 	enum export_status st;
+	uint64_t t0 = util_mono_ns();
 
 	for (int i = 0; i < n; i++)
 		e->batch[i] = &q->slots[(tail + (uint64_t)i) & q->mask];
@@ -229,8 +238,10 @@ static bool export_send(struct exporter *e, int n, bool flushing)
 		ctl.stop_fd = -1;
 		ctl.deadline_ns = ex.flush_deadline_ns;
 	}
-	st = flushing && util_mono_ns() >= ctl.deadline_ns ? EXPORT_STOPPED
-	                                                   : e->ops->send(e->st, e->batch, n, &ctl);
+	st = flushing && t0 >= ctl.deadline_ns ? EXPORT_STOPPED
+	                                       : e->ops->send(e->st, e->batch, n, &ctl);
+	export_bump(&e->sends, 1);
+	export_bump(&e->send_ns, util_mono_ns() - t0);
 	switch (st) {
 	case EXPORT_SENT:
 		atomic_fetch_add_explicit(&e->exported, (uint64_t)n, memory_order_relaxed);
@@ -431,5 +442,8 @@ bool export_stats(int i, struct export_stats *st)
 	for (int d = 0; d < EXPORT_DROP_N; d++)
 		st->dropped[d] = atomic_load_explicit(&e->dropped[d], memory_order_relaxed);
 	st->dropped[EXPORT_DROP_QUEUE_FULL] += ring_full;
+	st->sends = atomic_load_explicit(&e->sends, memory_order_relaxed);
+	st->send_ns = atomic_load_explicit(&e->send_ns, memory_order_relaxed);
+	st->retries = atomic_load_explicit(&e->retries, memory_order_relaxed);
 	return true;
 }

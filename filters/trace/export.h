@@ -12,6 +12,8 @@
 #ifndef TG_EXPORT_H
 #define TG_EXPORT_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "trace/span.h"
@@ -61,8 +63,9 @@ enum export_status {
 
 /* The bounds of one send() call. */
 struct export_ctl {
-	int stop_fd;          /* polled, never read: readable once shutdown began; -1 = none */
-	uint64_t deadline_ns; /* CLOCK_MONOTONIC; 0 = none: the flush deadline at shutdown */
+	int stop_fd;               /* polled, never read: readable once shutdown began; -1 = none */
+	uint64_t deadline_ns;      /* CLOCK_MONOTONIC; 0 = none: the flush deadline at shutdown */
+	_Atomic uint64_t *retries; /* send() adds its retries here (relaxed, single writer) */
 };
 
 /* An exporter: where batches of spans go. Its hooks run on its own thread
@@ -89,6 +92,9 @@ struct export_stats {
 	uint64_t queued;  /* waiting now */
 	uint64_t exported;
 	uint64_t dropped[EXPORT_DROP_N];
+	uint64_t sends;   /* send() calls: batches */
+	uint64_t send_ns; /* time spent in them, retries included */
+	uint64_t retries; /* attempts after a batch's first */
 };
 
 /* Fills <st> for the <i>th running exporter; returns false past the last.

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +185,11 @@ static enum export_status http_exp_send(void *st, const struct span *const *span
 			return EXPORT_STOPPED;
 		if (!http_exp_sleep(ctl->stop_fd, wait_ms))
 			return EXPORT_STOPPED;
+		if (ctl->retries)
+			atomic_store_explicit(
+			        ctl->retries,
+			        atomic_load_explicit(ctl->retries, memory_order_relaxed) + 1,
+			        memory_order_relaxed);
 	}
 }
 

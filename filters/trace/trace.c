@@ -8,6 +8,9 @@
  * line. Per request state lives in the txn's arena.
  */
 #include <errno.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,7 +45,19 @@ static struct {
 	const struct cfg *c;
 	struct trace_route *routes;
 	int n_routes;
+	struct trace_counters *cnt; /* one per worker */
 } tr;
+
+/* Adds one to a counter of worker <w>'s block, which only it writes. */
+static void trace_count(struct txn *t, size_t off)
+{
+	_Atomic uint64_t *c = (_Atomic uint64_t *)((char *)&tr.cnt[t->w->id] + off);
+
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+	                      memory_order_relaxed);
+}
+
+#define TRACE_COUNT(t, field) trace_count(t, offsetof(struct trace_counters, field))
 
 /* One request's trace state. */
 struct trace_txn {
@@ -284,6 +299,9 @@ static int trace_on_request(struct txn *t, void **ctx)
 	}
 	trace_strip(&t->req, tc);
 	*ctx = x;
+	TRACE_COUNT(t, started);
+	if (x->flags & TRACECTX_F_SAMPLED)
+		TRACE_COUNT(t, sampled);
 	return 0;
 }
 
@@ -298,6 +316,9 @@ static void trace_on_attempt(struct txn *t, void *ctx)
 		return;
 	tc = x->rt->tc;
 	x->attempt_start_ns = t->tm.connect_start_ns;
+	TRACE_COUNT(t, started);
+	if (x->flags & TRACECTX_F_SAMPLED)
+		TRACE_COUNT(t, sampled);
 	if (tracectx_new_span_id(x->client_id))
 		memcpy(x->client_id, x->server_id, 8); /* keep the trace joined */
 	if (tc->inject & TRACE_PROP_W3C) {
@@ -595,8 +616,14 @@ static int trace_init(const struct cfg *c)
 	tr.c = c;
 	tr.n_routes = c->n_routes;
 	tr.routes = calloc((size_t)c->n_routes + 1, sizeof(*tr.routes));
-	if (!tr.routes)
+	tr.cnt = aligned_alloc(alignof(struct trace_counters),
+	                       (size_t)c->gw.workers * sizeof(*tr.cnt));
+	if (!tr.routes || !tr.cnt) {
+		free(tr.routes);
+		free(tr.cnt);
 		return -ENOMEM;
+	}
+	memset(tr.cnt, 0, (size_t)c->gw.workers * sizeof(*tr.cnt));
 	for (int i = 0; i < c->n_routes; i++) {
 		struct trace_route *rt = &tr.routes[i];
 
@@ -604,10 +631,13 @@ static int trace_init(const struct cfg *c)
 		rt->threshold = sampler_threshold(rt->tc->sample_ratio);
 		sampler_rate_init(&rt->rate, rt->tc->max_traces_per_second);
 	}
-	if ((err = export_init(c, tc)) || (err = trace_admin_init())) {
+	if ((err = export_init(c, tc)) || (err = trace_admin_init()) ||
+	    (err = trace_metrics_init(tr.cnt, c->gw.workers))) {
 		export_deinit();
 		free(tr.routes);
+		free(tr.cnt);
 		tr.routes = NULL;
+		tr.cnt = NULL;
 	}
 	return err;
 }
@@ -616,7 +646,9 @@ static void trace_deinit(void)
 {
 	export_deinit();
 	free(tr.routes);
+	free(tr.cnt);
 	tr.routes = NULL;
+	tr.cnt = NULL;
 }
 
 const struct flt_ops trace_flt_ops = {

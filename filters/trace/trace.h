@@ -10,6 +10,8 @@
 #ifndef TG_TRACE_H
 #define TG_TRACE_H
 
+#include <stdalign.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -109,6 +111,18 @@ const struct trace_cfg *trace_cfg_get(const struct cfg *c, const struct cfg_rout
  * section is absent), and the exporter's name in *<name> when not NULL. */
 const struct trace_exp_cfg *trace_cfg_exporter(const struct cfg *c, enum trace_exp e,
                                                const char **name);
+
+/* Per worker, spans the filter started and sampled: written by that
+ * worker only (a relaxed load and store), summed by the metrics scrape. */
+struct trace_counters {
+	alignas(128) _Atomic uint64_t started;
+	_Atomic uint64_t sampled;
+};
+
+/* Adds the filter's families to the process's metrics (metrics.h): the
+ * counters of <cnt> (<n> workers) and the exporters'. Returns 0 or a
+ * negative errno. Boot thread, after export_init(). */
+int trace_metrics_init(struct trace_counters *cnt, int n);
 
 /* Adds the trace store's API to the admin listener when the store is on.
  * Returns 0 or a negative errno. Boot thread, after export_init(). */

@@ -180,3 +180,59 @@ Test(admin, trace_store_api)
 	harness_resp_free(&r);
 	harness_gw_stop(&gw, false);
 }
+
+Test(admin, metrics_count_requests_and_spans_and_pass_promtool)
+{
+	char path[] = "/tmp/tg-metrics-XXXXXX", *argv[] = {"sh", "-c", NULL, NULL}, cmd[128];
+	char *out, *err;
+	struct hresp r;
+	int port, fd;
+
+	harness_gw_start(&gw,
+	                 "[gateway]\nlisten = 127.0.0.1:0\nworkers = 2\naccess_log = off\n"
+	                 "[upstream o]\nservers = 127.0.0.1:%d\n[route shop]\nupstream = o\n"
+	                 "[tracing]\nexporters = memory\n[exporter.memory]\ndelay_ms = 20\n"
+	                 "[admin]\nlisten = 127.0.0.1:0\n",
+	                 origin.port);
+	port = admin_port();
+	for (int i = 0; i < 3; i++) {
+		harness_request(gw.port, "GET /a HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+		cr_assert_eq(r.status, 200);
+		harness_resp_free(&r);
+	}
+	harness_request(gw.port, "GET /status/503 HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	harness_resp_free(&r);
+	usleep(300 * 1000);
+	harness_request(port, "GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(harness_field(&r, "Content-Type"),
+	                 "text/plain; version=0.0.4; charset=utf-8");
+	cr_assert_not_null(
+	        strstr(r.body, "\ntracegate_requests_total{route=\"shop\",code_class=\"2xx\"} 3\n"),
+	        "%s", r.body);
+	cr_assert_not_null(strstr(
+	        r.body, "\ntracegate_requests_total{route=\"shop\",code_class=\"5xx\"} 1\n"));
+	cr_assert_not_null(
+	        strstr(r.body, "\ntracegate_request_duration_seconds_count{route=\"shop\"} 4\n"));
+	cr_assert_not_null(strstr(r.body, "\ntracegate_spans_started_total 8\n"), "%s", r.body);
+	cr_assert_not_null(
+	        strstr(r.body, "\ntracegate_spans_exported_total{exporter=\"memory\"} 8\n"), "%s",
+	        r.body);
+	cr_assert_not_null(strstr(r.body, "\ntracegate_spans_dropped_total{exporter=\"memory\","
+	                                  "reason=\"queue_full\"} 0\n"));
+	cr_assert_not_null(strstr(r.body, "\ntracegate_store_traces 4\n"), "%s", r.body);
+	/* Prometheus's own checker: format and naming */
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, r.body, r.body_len), (ssize_t)r.body_len);
+	close(fd);
+	harness_resp_free(&r);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s 2>&1", path);
+	argv[2] = cmd;
+	cr_assert_eq(harness_run(argv, &out, &err), 0, "promtool: %s", out);
+	cr_assert_str_eq(out, "", "promtool: %s", out);
+	free(out);
+	free(err);
+	unlink(path);
+	harness_gw_stop(&gw, false);
+}

@@ -1,0 +1,1001 @@
+/* test_metrics.c: the exact exposition of a small registry, histogram bucket
+ * edges, status classes, label and help escaping, name checks, sums across
+ * workers, sources, a scrape racing four writers, and Prometheus's own
+ * checker (promtool check metrics) on everything the module writes. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "metrics.h"
+
+#define N_ELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The contents of <b>, NUL-terminated, drained; the caller frees it. */
+static char *take(struct evbuffer *b)
+{
+	size_t n = evbuffer_get_length(b);
+	char *s = malloc(n + 1);
+
+	cr_assert_not_null(s);
+	cr_assert_eq(evbuffer_remove(b, s, n), (int)n);
+	s[n] = '\0';
+	return s;
+}
+
+static char *render(struct metrics *m)
+{
+	struct evbuffer *b = evbuffer_new();
+	char *s;
+
+	cr_assert_not_null(b);
+	cr_assert_eq(metrics_render(m, b), 0);
+	s = take(b);
+	evbuffer_free(b);
+	return s;
+}
+
+/* The value text of the sample line that starts with <series> + ' ', or
+ * NULL. */
+static const char *find_value(const char *text, const char *series)
+{
+	size_t n = strlen(series);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, series, n) == 0 && p[n] == ' ')
+			return p + n + 1;
+	return NULL;
+}
+
+/* The value text of <series>, up to its newline, in <buf> of 64 bytes. */
+static const char *value_str(const char *text, const char *series, char *buf)
+{
+	const char *v = find_value(text, series);
+
+	cr_assert_not_null(v, "no sample %s in:\n%s", series, text);
+	snprintf(buf, 64, "%.*s", (int)strcspn(v, "\n"), v);
+	return buf;
+}
+
+static uint64_t value_u64(const char *text, const char *series)
+{
+	const char *v = find_value(text, series);
+
+	cr_assert_not_null(v, "no sample %s in:\n%s", series, text);
+	return strtoull(v, NULL, 10);
+}
+
+static int64_t value_i64(const char *text, const char *series)
+{
+	const char *v = find_value(text, series);
+
+	cr_assert_not_null(v, "no sample %s in:\n%s", series, text);
+	return strtoll(v, NULL, 10);
+}
+
+/* ---- the exact text ---- */
+
+static const char exact_want[] =
+        "# HELP tracegate_requests_total Requests answered, by route and status class.\n"
+        "# TYPE tracegate_requests_total counter\n"
+        "tracegate_requests_total{route=\"api\",code_class=\"1xx\"} 0\n"
+        "tracegate_requests_total{route=\"api\",code_class=\"2xx\"} 2\n"
+        "tracegate_requests_total{route=\"api\",code_class=\"3xx\"} 0\n"
+        "tracegate_requests_total{route=\"api\",code_class=\"4xx\"} 0\n"
+        "tracegate_requests_total{route=\"api\",code_class=\"5xx\"} 1\n"
+        "tracegate_requests_total{route=\"(none)\",code_class=\"1xx\"} 0\n"
+        "tracegate_requests_total{route=\"(none)\",code_class=\"2xx\"} 0\n"
+        "tracegate_requests_total{route=\"(none)\",code_class=\"3xx\"} 0\n"
+        "tracegate_requests_total{route=\"(none)\",code_class=\"4xx\"} 1\n"
+        "tracegate_requests_total{route=\"(none)\",code_class=\"5xx\"} 0\n"
+        "# HELP tracegate_request_duration_seconds Time taken to answer requests, by route.\n"
+        "# TYPE tracegate_request_duration_seconds histogram\n"
+        "tracegate_request_duration_seconds_bucket{route=\"api\",le=\"0.001\"} 1\n"
+        "tracegate_request_duration_seconds_bucket{route=\"api\",le=\"0.0025\"} 1\n"
+        "tracegate_request_duration_seconds_bucket{route=\"api\",le=\"0.005\"} 2\n"
+        "tracegate_request_duration_seconds_bucket{route=\"api\",le=\"0.01\"} 2\n"
+        "tracegate_request_duration_seconds_bucket{route=\"api\",le=\"0.025\"} 2\n"
+        "tracegate_request_duration_seconds_bucket{route=\"api\",le=\"0.05\"} 2\n"
+        "tracegate_request_duration_seconds_bucket{route=\"api\",le=\"0.1\"} 2\n"
+        "tracegate_request_duration_seconds_bucket{route=\"api\",le=\"0.25\"} 2\n"
+        "tracegate_request_duration_seconds_bucket{route=\"api\",le=\"0.5\"} 2\n"
+        "tracegate_request_duration_seconds_bucket{route=\"api\",le=\"1\"} 2\n"
+        "tracegate_request_duration_seconds_bucket{route=\"api\",le=\"2.5\"} 2\n"
+        "tracegate_request_duration_seconds_bucket{route=\"api\",le=\"5\"} 3\n"
+        "tracegate_request_duration_seconds_bucket{route=\"api\",le=\"10\"} 3\n"
+        "tracegate_request_duration_seconds_bucket{route=\"api\",le=\"+Inf\"} 3\n"
+        "tracegate_request_duration_seconds_sum{route=\"api\"} 3.003500001\n"
+        "tracegate_request_duration_seconds_count{route=\"api\"} 3\n"
+        "tracegate_request_duration_seconds_bucket{route=\"(none)\",le=\"0.001\"} 1\n"
+        "tracegate_request_duration_seconds_bucket{route=\"(none)\",le=\"0.0025\"} 1\n"
+        "tracegate_request_duration_seconds_bucket{route=\"(none)\",le=\"0.005\"} 1\n"
+        "tracegate_request_duration_seconds_bucket{route=\"(none)\",le=\"0.01\"} 1\n"
+        "tracegate_request_duration_seconds_bucket{route=\"(none)\",le=\"0.025\"} 1\n"
+        "tracegate_request_duration_seconds_bucket{route=\"(none)\",le=\"0.05\"} 1\n"
+        "tracegate_request_duration_seconds_bucket{route=\"(none)\",le=\"0.1\"} 1\n"
+        "tracegate_request_duration_seconds_bucket{route=\"(none)\",le=\"0.25\"} 1\n"
+        "tracegate_request_duration_seconds_bucket{route=\"(none)\",le=\"0.5\"} 1\n"
+        "tracegate_request_duration_seconds_bucket{route=\"(none)\",le=\"1\"} 1\n"
+        "tracegate_request_duration_seconds_bucket{route=\"(none)\",le=\"2.5\"} 1\n"
+        "tracegate_request_duration_seconds_bucket{route=\"(none)\",le=\"5\"} 1\n"
+        "tracegate_request_duration_seconds_bucket{route=\"(none)\",le=\"10\"} 1\n"
+        "tracegate_request_duration_seconds_bucket{route=\"(none)\",le=\"+Inf\"} 1\n"
+        "tracegate_request_duration_seconds_sum{route=\"(none)\"} 0.00002\n"
+        "tracegate_request_duration_seconds_count{route=\"(none)\"} 1\n"
+        "# HELP tracegate_client_connections Open client connections.\n"
+        "# TYPE tracegate_client_connections gauge\n"
+        "tracegate_client_connections 2\n"
+        "# HELP tracegate_upstream_connect_failures_total Connects to an upstream's servers that "
+        "failed or timed out.\n"
+        "# TYPE tracegate_upstream_connect_failures_total counter\n"
+        "tracegate_upstream_connect_failures_total{upstream=\"orders\"} 1\n"
+        "# HELP tracegate_upstream_timeouts_total Upstream responses that did not come within "
+        "response_timeout_ms.\n"
+        "# TYPE tracegate_upstream_timeouts_total counter\n"
+        "tracegate_upstream_timeouts_total{upstream=\"orders\"} 2\n"
+        "# HELP tracegate_upstream_retries_total Requests sent again to another server of the "
+        "upstream.\n"
+        "# TYPE tracegate_upstream_retries_total counter\n"
+        "tracegate_upstream_retries_total{upstream=\"orders\"} 1\n"
+        "# HELP tracegate_upstream_pool_hits_total Requests that reused an idle keep-alive "
+        "connection.\n"
+        "# TYPE tracegate_upstream_pool_hits_total counter\n"
+        "tracegate_upstream_pool_hits_total{upstream=\"orders\"} 3\n"
+        "# HELP tracegate_upstream_pool_misses_total Requests that found no idle connection and "
+        "connected.\n"
+        "# TYPE tracegate_upstream_pool_misses_total counter\n"
+        "tracegate_upstream_pool_misses_total{upstream=\"orders\"} 1\n"
+        "# HELP tracegate_upstream_connections Open connections to the upstream's servers.\n"
+        "# TYPE tracegate_upstream_connections gauge\n"
+        "tracegate_upstream_connections{upstream=\"orders\"} 2\n"
+        "# HELP tracegate_config_reloads_total Configuration reloads.\n"
+        "# TYPE tracegate_config_reloads_total counter\n"
+        "tracegate_config_reloads_total 1\n";
+
+/* Two workers, route "api", upstream "orders": every family non-zero. */
+static struct metrics *small_registry(void)
+{
+	static const char *const routes[] = {"api"}, *const ups[] = {"orders"};
+	struct metrics *m = metrics_new(2, 1, routes, 1, ups);
+	struct metrics_w *w0, *w1;
+
+	cr_assert_not_null(m);
+	w0 = metrics_worker(m, 0);
+	w1 = metrics_worker(m, 1);
+	metrics_req(w0, 0, 200, 1000000);    /* on the 1ms bound: le="0.001" */
+	metrics_req(w0, 0, 503, 3000000000); /* 3s: le="5" */
+	metrics_req(w1, 0, 204, 2500001);    /* just over 2.5ms: le="0.005" */
+	metrics_req(w1, METRICS_NO_ROUTE, 404, 20000);
+	metrics_client_conns_add(w0, 1);
+	metrics_client_conns_add(w0, 1);
+	metrics_client_conns_add(w1, 1);
+	metrics_client_conns_add(w1, -1);
+	metrics_ups_inc(w0, 0, METRICS_UPS_CONNECT_FAILURES);
+	metrics_ups_inc(w1, 0, METRICS_UPS_TIMEOUTS);
+	metrics_ups_inc(w1, 0, METRICS_UPS_TIMEOUTS);
+	metrics_ups_inc(w0, 0, METRICS_UPS_RETRIES);
+	metrics_ups_inc(w0, 0, METRICS_UPS_POOL_HITS);
+	metrics_ups_inc(w0, 0, METRICS_UPS_POOL_HITS);
+	metrics_ups_inc(w1, 0, METRICS_UPS_POOL_HITS);
+	metrics_ups_inc(w1, 0, METRICS_UPS_POOL_MISSES);
+	metrics_ups_conns_add(w0, 0, 1);
+	metrics_ups_conns_add(w1, 0, 1);
+	metrics_ups_conns_add(w1, 0, 1);
+	metrics_ups_conns_add(w1, 0, -1);
+	metrics_config_reload(m);
+	return m;
+}
+
+Test(metrics, exact_text)
+{
+	struct metrics *m = small_registry();
+	char *got = render(m);
+
+	cr_expect_str_eq(got, exact_want);
+	free(got);
+	/* A scrape reads, it does not reset: the second one is the same. */
+	got = render(m);
+	cr_expect_str_eq(got, exact_want);
+	free(got);
+	metrics_free(m);
+}
+
+/* ---- histogram buckets ---- */
+
+Test(metrics, bucket_edges)
+{
+	static const struct {
+		uint64_t ns;
+		int bucket;
+	} rows[] = {
+	        {0, 0},
+	        {1, 0},
+	        {1000000, 0},
+	        {1000001, 1},
+	        {2500000, 1},
+	        {2500001, 2},
+	        {999999999, 9},
+	        {1000000000, 9},
+	        {1000000001, 10},
+	        {10000000000, 12},
+	        {10000000001, 13},
+	        {UINT64_MAX, 13},
+	};
+
+	for (size_t i = 0; i < N_ELEM(rows); i++)
+		cr_expect_eq(metrics_dur_bucket(rows[i].ns), rows[i].bucket,
+		             "%" PRIu64 ": %d != %d", rows[i].ns, metrics_dur_bucket(rows[i].ns),
+		             rows[i].bucket);
+	/* Every bound: on it is in, one nanosecond past is in the next. */
+	for (int b = 0; b < METRICS_DUR_N - 1; b++) {
+		cr_expect_eq(metrics_dur_bucket(metrics_dur_le_ns[b]), b, "bound %d", b);
+		cr_expect_eq(metrics_dur_bucket(metrics_dur_le_ns[b] + 1), b + 1, "bound %d + 1",
+		             b);
+		if (b > 0)
+			cr_expect_gt(metrics_dur_le_ns[b], metrics_dur_le_ns[b - 1],
+			             "ascending at %d", b);
+	}
+}
+
+Test(metrics, bucket_on_bound_rendered)
+{
+	static const char *const routes[] = {"r"};
+	struct metrics *m = metrics_new(1, 1, routes, 0, NULL);
+	char *t, buf[64];
+
+	cr_assert_not_null(m);
+	metrics_req(metrics_worker(m, 0), 0, 200, 250000000); /* exactly 0.25 s */
+	metrics_req(metrics_worker(m, 0), 0, 200, 10000000001);
+	t = render(m);
+	cr_expect_eq(
+	        value_u64(t, "tracegate_request_duration_seconds_bucket{route=\"r\",le=\"0.1\"}"),
+	        0);
+	cr_expect_eq(
+	        value_u64(t, "tracegate_request_duration_seconds_bucket{route=\"r\",le=\"0.25\"}"),
+	        1);
+	cr_expect_eq(
+	        value_u64(t, "tracegate_request_duration_seconds_bucket{route=\"r\",le=\"10\"}"),
+	        1);
+	cr_expect_eq(
+	        value_u64(t, "tracegate_request_duration_seconds_bucket{route=\"r\",le=\"+Inf\"}"),
+	        2);
+	cr_expect_eq(value_u64(t, "tracegate_request_duration_seconds_count{route=\"r\"}"), 2);
+	cr_expect_str_eq(value_str(t, "tracegate_request_duration_seconds_sum{route=\"r\"}", buf),
+	                 "10.250000001");
+	free(t);
+	metrics_free(m);
+}
+
+/* The seconds text of the sums: exact decimal, no float rounding. */
+Test(metrics, sum_seconds_text)
+{
+	static const struct {
+		uint64_t ns;
+		const char *want;
+	} rows[] = {
+	        {0, "0"},
+	        {1, "0.000000001"},
+	        {1000000, "0.001"},
+	        {2500000, "0.0025"},
+	        {1000000000, "1"},
+	        {12345678901, "12.345678901"},
+	        {UINT64_MAX, "18446744073.709551615"},
+	};
+	static const uint64_t none[1] = {0};
+
+	for (size_t i = 0; i < N_ELEM(rows); i++) {
+		struct evbuffer *b = evbuffer_new();
+		uint64_t counts[1] = {1};
+		char want[128], *got;
+
+		cr_assert_eq(
+		        metrics_write_histogram(b, "h_seconds", NULL, none, 0, counts, rows[i].ns),
+		        0);
+		got = take(b);
+		snprintf(want, sizeof(want),
+		         "h_seconds_bucket{le=\"+Inf\"} 1\nh_seconds_sum %s\nh_seconds_count 1\n",
+		         rows[i].want);
+		cr_expect_str_eq(got, want, "%" PRIu64, rows[i].ns);
+		free(got);
+		evbuffer_free(b);
+	}
+}
+
+/* ---- status classes and indexes ---- */
+
+Test(metrics, status_class)
+{
+	static const char *const routes[] = {"r"};
+	static const struct {
+		int status;
+		const char *cls;
+	} rows[] = {
+	        {100, "1xx"},
+	        {199, "1xx"},
+	        {200, "2xx"},
+	        {299, "2xx"},
+	        {300, "3xx"},
+	        {404, "4xx"},
+	        {499, "4xx"},
+	        {500, "5xx"},
+	        {599, "5xx"},
+	        /* out of range: the nearest class */
+	        {0, "1xx"},
+	        {99, "1xx"},
+	        {-1, "1xx"},
+	        {600, "5xx"},
+	        {999, "5xx"},
+	};
+	static const char *const cls[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+
+	for (size_t i = 0; i < N_ELEM(rows); i++) {
+		struct metrics *m = metrics_new(1, 1, routes, 0, NULL);
+		char *t;
+
+		cr_assert_not_null(m);
+		metrics_req(metrics_worker(m, 0), 0, rows[i].status, 5);
+		t = render(m);
+		for (size_t c = 0; c < N_ELEM(cls); c++) {
+			char series[128];
+
+			snprintf(series, sizeof(series),
+			         "tracegate_requests_total{route=\"r\",code_class=\"%s\"}", cls[c]);
+			cr_expect_eq(value_u64(t, series), strcmp(cls[c], rows[i].cls) == 0 ? 1 : 0,
+			             "status %d, class %s", rows[i].status, cls[c]);
+		}
+		free(t);
+		metrics_free(m);
+	}
+}
+
+Test(metrics, indexes_out_of_range)
+{
+	static const char *const routes[] = {"a", "b"}, *const ups[] = {"u"};
+	struct metrics *m = metrics_new(1, 2, routes, 1, ups);
+	struct metrics_w *w;
+	char *t;
+
+	cr_assert_not_null(m);
+	w = metrics_worker(m, 0);
+	/* A route index that is not a route's is counted as unrouted. */
+	metrics_req(w, 2, 200, 1);
+	metrics_req(w, -7, 200, 1);
+	metrics_req(w, METRICS_NO_ROUTE, 200, 1);
+	metrics_req(w, 1, 200, 1);
+	/* An upstream index out of range counts nothing anywhere. */
+	metrics_ups_inc(w, 1, METRICS_UPS_RETRIES);
+	metrics_ups_inc(w, -1, METRICS_UPS_RETRIES);
+	metrics_ups_conns_add(w, 1, 5);
+	/* A NULL handle (metrics off) counts nothing. */
+	metrics_req(NULL, 0, 200, 1);
+	metrics_ups_inc(NULL, 0, METRICS_UPS_RETRIES);
+	metrics_ups_conns_add(NULL, 0, 1);
+	metrics_client_conns_add(NULL, 1);
+	t = render(m);
+	cr_expect_eq(value_u64(t, "tracegate_requests_total{route=\"(none)\",code_class=\"2xx\"}"),
+	             3);
+	cr_expect_eq(value_u64(t, "tracegate_requests_total{route=\"a\",code_class=\"2xx\"}"), 0);
+	cr_expect_eq(value_u64(t, "tracegate_requests_total{route=\"b\",code_class=\"2xx\"}"), 1);
+	cr_expect_eq(value_u64(t, "tracegate_upstream_retries_total{upstream=\"u\"}"), 0);
+	cr_expect_eq(value_i64(t, "tracegate_upstream_connections{upstream=\"u\"}"), 0);
+	cr_expect_eq(value_i64(t, "tracegate_client_connections"), 0);
+	free(t);
+
+	cr_expect_null(metrics_worker(m, -1));
+	cr_expect_null(metrics_worker(m, 1));
+	metrics_free(m);
+}
+
+Test(metrics, new_rejects)
+{
+	static const char *const one[] = {"x"}, *const holed[] = {"x", NULL};
+
+	errno = 0;
+	cr_expect_null(metrics_new(0, 1, one, 1, one));
+	cr_expect_eq(errno, EINVAL);
+	errno = 0;
+	cr_expect_null(metrics_new(1, -1, one, 1, one));
+	cr_expect_eq(errno, EINVAL);
+	errno = 0;
+	cr_expect_null(metrics_new(1, 1, NULL, 0, NULL));
+	cr_expect_eq(errno, EINVAL);
+	errno = 0;
+	cr_expect_null(metrics_new(1, 1, one, 2, holed));
+	cr_expect_eq(errno, EINVAL);
+	errno = 0;
+	cr_expect_null(metrics_new(1, 65537, one, 0, NULL));
+	cr_expect_eq(errno, EINVAL);
+	metrics_free(NULL);
+}
+
+/* The names are copied: the caller's config may go away (reload). */
+Test(metrics, names_copied)
+{
+	char route[] = "api", ups[] = "orders";
+	const char *routes[] = {route}, *upsv[] = {ups};
+	struct metrics *m = metrics_new(1, 1, routes, 1, upsv);
+	char *t;
+
+	cr_assert_not_null(m);
+	route[0] = 'X';
+	ups[0] = 'X';
+	t = render(m);
+	cr_expect_not_null(
+	        find_value(t, "tracegate_requests_total{route=\"api\",code_class=\"2xx\"}"));
+	cr_expect_not_null(find_value(t, "tracegate_upstream_connections{upstream=\"orders\"}"));
+	free(t);
+	metrics_free(m);
+}
+
+/* ---- sums across workers ---- */
+
+Test(metrics, sums_across_workers)
+{
+	static const char *const routes[] = {"r"}, *const ups[] = {"u", "v"};
+	struct metrics *m = metrics_new(3, 1, routes, 2, ups);
+	char *t, buf[64];
+
+	cr_assert_not_null(m);
+	for (int w = 0; w < 3; w++) {
+		struct metrics_w *mw = metrics_worker(m, w);
+
+		/* worker w counts w + 1 of each: 1 + 2 + 3 = 6 */
+		for (int i = 0; i <= w; i++) {
+			metrics_req(mw, 0, 201, 1000000000);
+			metrics_ups_inc(mw, 1, METRICS_UPS_POOL_MISSES);
+			metrics_ups_conns_add(mw, 0, 1);
+			metrics_client_conns_add(mw, 1);
+		}
+	}
+	/* A worker below zero on its own (impossible when opens and closes
+	 * pair up, but a sum must not care) still sums exactly. */
+	metrics_client_conns_add(metrics_worker(m, 0), -9);
+	metrics_ups_conns_add(metrics_worker(m, 2), 0, -7);
+	t = render(m);
+	cr_expect_eq(value_u64(t, "tracegate_requests_total{route=\"r\",code_class=\"2xx\"}"), 6);
+	cr_expect_eq(value_u64(t, "tracegate_request_duration_seconds_count{route=\"r\"}"), 6);
+	cr_expect_str_eq(value_str(t, "tracegate_request_duration_seconds_sum{route=\"r\"}", buf),
+	                 "6");
+	cr_expect_eq(value_i64(t, "tracegate_client_connections"), -3);
+	cr_expect_eq(value_i64(t, "tracegate_upstream_connections{upstream=\"u\"}"), -1);
+	cr_expect_eq(value_i64(t, "tracegate_upstream_connections{upstream=\"v\"}"), 0);
+	cr_expect_eq(value_u64(t, "tracegate_upstream_pool_misses_total{upstream=\"u\"}"), 0);
+	cr_expect_eq(value_u64(t, "tracegate_upstream_pool_misses_total{upstream=\"v\"}"), 6);
+	cr_expect_eq(value_u64(t, "tracegate_upstream_pool_hits_total{upstream=\"v\"}"), 0);
+	free(t);
+	metrics_free(m);
+}
+
+/* Each worker's block lies on cache-line pairs of its own. */
+Test(metrics, blocks_apart)
+{
+	static const char *const routes[] = {"r"}, *const ups[] = {"u"};
+	struct metrics *m = metrics_new(4, 1, routes, 1, ups);
+
+	cr_assert_not_null(m);
+	for (int w = 0; w < 4; w++) {
+		struct metrics_w *mw = metrics_worker(m, w);
+		uintptr_t lo = (uintptr_t)mw, hi = (uintptr_t)&mw->ups[METRICS_UPS_N - 1];
+
+		cr_expect_eq(lo % 128, 0, "worker %d at %#lx", w, (unsigned long)lo);
+		cr_expect_eq((uintptr_t)mw->req % 128, 0, "worker %d counters", w);
+		/* no other block starts within this one's lines */
+		for (int o = 0; o < 4; o++) {
+			uintptr_t other = (uintptr_t)metrics_worker(m, o);
+
+			if (o != w)
+				cr_expect(other > hi / 128 * 128 + 127 || other + 127 < lo,
+				          "workers %d and %d share a line", w, o);
+		}
+	}
+	metrics_free(m);
+}
+
+/* ---- writers ---- */
+
+Test(metrics, label_and_help_escaping)
+{
+	struct evbuffer *b = evbuffer_new();
+	const char *labels[] = {"k", "a\\b\"c\nd", "e", "", NULL};
+	char *got;
+
+	cr_assert_not_null(b);
+	cr_assert_eq(metrics_write_family(b, "x_total", METRICS_COUNTER,
+	                                  "line one\nback\\slash \"quoted\""),
+	             0);
+	cr_assert_eq(metrics_write_u64(b, "x_total", labels, 18446744073709551615u), 0);
+	got = take(b);
+	cr_expect_str_eq(got, "# HELP x_total line one\\nback\\\\slash \"quoted\"\n"
+	                      "# TYPE x_total counter\n"
+	                      "x_total{k=\"a\\\\b\\\"c\\nd\",e=\"\"} 18446744073709551615\n");
+	free(got);
+	evbuffer_free(b);
+}
+
+Test(metrics, route_names_escaped)
+{
+	static const char *const routes[] = {"we\"ird\\\nname"};
+	struct metrics *m = metrics_new(1, 1, routes, 0, NULL);
+	char *t;
+
+	cr_assert_not_null(m);
+	metrics_req(metrics_worker(m, 0), 0, 302, 1);
+	t = render(m);
+	cr_expect_eq(value_u64(t, "tracegate_requests_total{route=\"we\\\"ird\\\\\\nname\",code_"
+	                          "class=\"3xx\"}"),
+	             1);
+	free(t);
+	metrics_free(m);
+}
+
+Test(metrics, names_checked)
+{
+	static const char *const good[] = {"a", "_a", ":a", "a:b_c9", "A_Z"};
+	static const char *const bad[] = {"", "9a", "a-b", "a b", "a.b", "\xc3\xa9"};
+	static const char *const bad_labels[][3] = {
+	        {":a", "v", NULL},  {"__x", "v", NULL}, {"9", "v", NULL},
+	        {"a-b", "v", NULL}, {"", "v", NULL},    {"a", NULL, NULL},
+	};
+	struct evbuffer *b = evbuffer_new();
+	const char *le[] = {"le", "x", NULL};
+	uint64_t counts[1] = {0};
+
+	cr_assert_not_null(b);
+	for (size_t i = 0; i < N_ELEM(good); i++) {
+		cr_expect_eq(metrics_write_u64(b, good[i], NULL, 1), 0, "%s", good[i]);
+		evbuffer_drain(b, evbuffer_get_length(b));
+	}
+	for (size_t i = 0; i < N_ELEM(bad); i++) {
+		cr_expect_eq(metrics_write_u64(b, bad[i], NULL, 1), -EINVAL, "%s", bad[i]);
+		cr_expect_eq(metrics_write_family(b, bad[i], METRICS_GAUGE, "h"), -EINVAL, "%s",
+		             bad[i]);
+	}
+	for (size_t i = 0; i < N_ELEM(bad_labels); i++) {
+		cr_expect_eq(metrics_write_u64(b, "m", bad_labels[i], 1), -EINVAL, "label %zu", i);
+		cr_expect_eq(metrics_write_i64(b, "m", bad_labels[i], 1), -EINVAL, "label %zu", i);
+		cr_expect_eq(metrics_write_f64(b, "m", bad_labels[i], 1), -EINVAL, "label %zu", i);
+	}
+	/* "le" is a plain label elsewhere, the histogram's own in one. */
+	cr_expect_eq(metrics_write_histogram(b, "h", le, NULL, 0, counts, 0), -EINVAL);
+	cr_expect_eq(metrics_write_family(b, "m", (enum metrics_type)7, "h"), -EINVAL);
+	cr_expect_eq(metrics_write_family(b, "m", METRICS_GAUGE, NULL), -EINVAL);
+	cr_expect_eq(evbuffer_get_length(b), 0, "a refused write wrote something");
+	cr_expect_eq(metrics_write_u64(b, "m", le, 1), 0);
+	evbuffer_free(b);
+}
+
+Test(metrics, f64_text)
+{
+	static const struct {
+		double v;
+		const char *want;
+	} rows[] = {
+	        {0.1, "0.1"},
+	        {1.0, "1"},
+	        {-2.5, "-2.5"},
+	        {0.0, "0"},
+	        {1e-300, "1e-300"},
+	        {123456789.0, "123456789"},
+	        {0.1 + 0.2, "0.30000000000000004"},
+	        {1e21, "1e+21"},
+	        {NAN, "NaN"},
+	        {INFINITY, "+Inf"},
+	        {-INFINITY, "-Inf"},
+	};
+
+	for (size_t i = 0; i < N_ELEM(rows); i++) {
+		struct evbuffer *b = evbuffer_new();
+		char want[64], *got;
+
+		cr_assert_eq(metrics_write_f64(b, "g", NULL, rows[i].v), 0);
+		got = take(b);
+		snprintf(want, sizeof(want), "g %s\n", rows[i].want);
+		cr_expect_str_eq(got, want, "row %zu", i);
+		free(got);
+		evbuffer_free(b);
+	}
+}
+
+/* ---- sources ---- */
+
+static int src_spans(struct evbuffer *out, void *arg)
+{
+	const char *otlp[] = {"exporter", "otlp", NULL};
+	int rc;
+
+	if ((rc = metrics_write_family(out, "tracegate_spans_exported_total", METRICS_COUNTER,
+	                               "Spans the backend took.")))
+		return rc;
+	return metrics_write_u64(out, "tracegate_spans_exported_total", otlp, *(uint64_t *)arg);
+}
+
+static int src_fail(struct evbuffer *out, void *arg)
+{
+	return -EIO;
+}
+
+static int src_big(struct evbuffer *out, void *arg)
+{
+	static char chunk[1 << 16];
+
+	memset(chunk, '#', sizeof(chunk));
+	for (int i = 0; i < 80; i++) /* 5 MiB */
+		if (evbuffer_add(out, chunk, sizeof(chunk)))
+			return -ENOMEM;
+	return 0;
+}
+
+Test(metrics, sources)
+{
+	uint64_t a = 7, b = 9;
+	struct metrics *m = metrics_new(1, 0, NULL, 0, NULL);
+	struct evbuffer *buf;
+	const char *tail;
+	char *t;
+
+	cr_assert_not_null(m);
+	cr_assert_eq(metrics_add_source(m, src_spans, &a), 0);
+	t = render(m);
+	tail = strstr(t, "# HELP tracegate_config_reloads_total");
+	cr_assert_not_null(tail);
+	cr_expect_str_eq(tail, "# HELP tracegate_config_reloads_total Configuration reloads.\n"
+	                       "# TYPE tracegate_config_reloads_total counter\n"
+	                       "tracegate_config_reloads_total 0\n"
+	                       "# HELP tracegate_spans_exported_total Spans the backend took.\n"
+	                       "# TYPE tracegate_spans_exported_total counter\n"
+	                       "tracegate_spans_exported_total{exporter=\"otlp\"} 7\n");
+	free(t);
+	/* Called on every scrape, in registration order: values are fresh. */
+	a = 8;
+	cr_assert_eq(metrics_add_source(m, src_fail, NULL), 0);
+	buf = evbuffer_new();
+	cr_assert_not_null(buf);
+	cr_expect_eq(metrics_render(m, buf), -EIO);
+	t = take(buf);
+	cr_expect_not_null(strstr(t, "tracegate_spans_exported_total{exporter=\"otlp\"} 8\n"));
+	free(t);
+	evbuffer_free(buf);
+	metrics_free(m);
+
+	m = metrics_new(1, 0, NULL, 0, NULL);
+	cr_assert_not_null(m);
+	for (int i = 0; i < METRICS_SOURCES; i++)
+		cr_expect_eq(metrics_add_source(m, src_spans, &b), 0, "source %d", i);
+	cr_expect_eq(metrics_add_source(m, src_spans, &b), -ENOSPC);
+	metrics_free(m);
+
+	m = metrics_new(1, 0, NULL, 0, NULL);
+	cr_assert_not_null(m);
+	cr_assert_eq(metrics_add_source(m, src_big, NULL), 0);
+	buf = evbuffer_new();
+	cr_expect_eq(metrics_render(m, buf), -EMSGSIZE);
+	evbuffer_free(buf);
+	metrics_free(m);
+}
+
+/* ---- promtool ---- */
+
+/* Runs "promtool check metrics" on <text>: returns its exit status (-1 when
+ * it did not exit) and what it printed, both streams, in <msg>. */
+static int promtool(const char *text, char *msg, size_t len)
+{
+	char path[] = "/tmp/test_metrics.XXXXXX", cmd[128];
+	int fd = mkstemp(path), st;
+	size_t n = strlen(text), got = 0;
+	FILE *p;
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, n), (ssize_t)n);
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s 2>&1", path);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	while (got + 1 < len) {
+		size_t r = fread(msg + got, 1, len - 1 - got, p);
+
+		if (!r)
+			break;
+		got += r;
+	}
+	msg[got] = '\0';
+	st = pclose(p);
+	unlink(path);
+	cr_assert_neq(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 127,
+	              "promtool is missing: docker/install-deps.sh test installs it (prometheus)");
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* What the tracing filter will add: counters by exporter and reason, a gauge
+ * with a float, a histogram of its own. */
+static int src_trace(struct evbuffer *out, void *arg)
+{
+	static const char *const reasons[] = {"queue_full", "export_failed"};
+	static const uint64_t le[] = {1000000, 1000000000}, counts[] = {3, 1, 1};
+	const char *otlp[] = {"exporter", "otlp", NULL};
+	int rc;
+
+	if ((rc = metrics_write_family(out, "tracegate_spans_started_total", METRICS_COUNTER,
+	                               "Spans started.")) ||
+	    (rc = metrics_write_u64(out, "tracegate_spans_started_total", NULL, 12)) ||
+	    (rc = metrics_write_family(out, "tracegate_spans_dropped_total", METRICS_COUNTER,
+	                               "Spans lost, by exporter and reason.")))
+		return rc;
+	for (size_t i = 0; i < N_ELEM(reasons); i++) {
+		const char *l[] = {"exporter", "otlp", "reason", reasons[i], NULL};
+
+		if ((rc = metrics_write_u64(out, "tracegate_spans_dropped_total", l, i + 1)))
+			return rc;
+	}
+	if ((rc = metrics_write_family(out, "tracegate_export_queue_ratio", METRICS_GAUGE,
+	                               "How full the exporter's queue is, 0..1.")) ||
+	    (rc = metrics_write_f64(out, "tracegate_export_queue_ratio", otlp, 0.125)) ||
+	    (rc = metrics_write_family(out, "tracegate_export_batch_seconds", METRICS_HISTOGRAM,
+	                               "Time to send one batch.")))
+		return rc;
+	return metrics_write_histogram(out, "tracegate_export_batch_seconds", otlp, le, 2, counts,
+	                               1500000000);
+}
+
+Test(metrics, promtool_accepts_everything)
+{
+	static const char *const routes[] = {"api", "static-files", "we\"ird\\\nname"};
+	static const char *const ups[] = {"orders", "cdn.example"};
+	struct metrics *m = metrics_new(2, 3, routes, 2, ups);
+	char msg[4096], *t;
+	int st;
+
+	cr_assert_not_null(m);
+	for (int w = 0; w < 2; w++) {
+		struct metrics_w *mw = metrics_worker(m, w);
+
+		for (int r = -1; r < 3; r++)
+			metrics_req(mw, r, 100 * (r + 2) + 4, 1000000ull * (uint64_t)(r + 2) * 777);
+		for (int u = 0; u < 2; u++) {
+			for (int k = 0; k < METRICS_UPS_N; k++)
+				metrics_ups_inc(mw, u, (enum metrics_ups)k);
+			metrics_ups_conns_add(mw, u, -1);
+		}
+		metrics_client_conns_add(mw, 3);
+	}
+	metrics_config_reload(m);
+	cr_assert_eq(metrics_add_source(m, src_trace, NULL), 0);
+	t = render(m);
+	st = promtool(t, msg, sizeof(msg));
+	cr_expect_eq(st, 0, "promtool exit %d:\n%s\non:\n%s", st, msg, t);
+	cr_expect_str_empty(msg, "promtool printed:\n%s\non:\n%s", msg, t);
+	free(t);
+	metrics_free(m);
+}
+
+/* The check above can fail: promtool speaks up about a lint problem (a
+ * counter without _total) and a broken line. */
+Test(metrics, promtool_catches_problems)
+{
+	struct evbuffer *b = evbuffer_new();
+	char msg[4096], *t;
+	int st;
+
+	cr_assert_not_null(b);
+	cr_assert_eq(metrics_write_family(b, "tracegate_requests", METRICS_COUNTER, "Bad name."),
+	             0);
+	cr_assert_eq(metrics_write_u64(b, "tracegate_requests", NULL, 1), 0);
+	t = take(b);
+	st = promtool(t, msg, sizeof(msg));
+	cr_expect_neq(st, 0, "exit 0 on a counter without _total");
+	cr_expect_not_null(strstr(msg, "_total"), "promtool printed: %s", msg);
+	free(t);
+	evbuffer_free(b);
+
+	st = promtool("# TYPE a_total counter\na_total{x=\"unterminated} 1\n", msg, sizeof(msg));
+	cr_expect_neq(st, 0, "exit 0 on a broken label value");
+	cr_expect_str_neq(msg, "");
+}
+
+/* With no upstream, each upstream family is its HELP and TYPE alone, which
+ * the text format allows, and promtool too. */
+Test(metrics, empty_families)
+{
+	struct metrics *m = metrics_new(1, 0, NULL, 0, NULL);
+	char *t, msg[4096];
+	int st;
+
+	cr_assert_not_null(m);
+	t = render(m);
+	cr_expect_not_null(strstr(t, "# TYPE tracegate_upstream_retries_total counter\n"
+	                             "# HELP tracegate_upstream_pool_hits_total "),
+	                   "%s", t);
+	cr_expect_not_null(strstr(t, "# TYPE tracegate_upstream_connections gauge\n"
+	                             "# HELP tracegate_config_reloads_total "),
+	                   "%s", t);
+	cr_expect_null(strstr(t, "{upstream="), "%s", t);
+	/* routes: the unrouted series still, all zero */
+	cr_expect_eq(value_u64(t, "tracegate_requests_total{route=\"(none)\",code_class=\"2xx\"}"),
+	             0);
+	cr_expect_eq(value_u64(t, "tracegate_request_duration_seconds_count{route=\"(none)\"}"), 0);
+	st = promtool(t, msg, sizeof(msg));
+	cr_expect_eq(st, 0, "promtool exit %d:\n%s", st, msg);
+	cr_expect_str_empty(msg, "promtool printed:\n%s", msg);
+	free(t);
+	metrics_free(m);
+}
+
+/* ---- a scrape racing the writers ---- */
+
+#define RACE_WORKERS 4
+#define RACE_ITERS   1000000
+
+struct race {
+	struct metrics *m;
+	int w;
+	atomic_int *running;
+	atomic_int *scrapes;
+	pthread_barrier_t *start;
+};
+
+static void *race_writer(void *arg)
+{
+	struct race *r = arg;
+	struct metrics_w *mw = metrics_worker(r->m, r->w);
+
+	pthread_barrier_wait(r->start);
+	for (int i = 0; i < RACE_ITERS; i++) {
+		/* At a third and two thirds, wait for a first and a second
+		 * scrape: at least two surely read the blocks while they are
+		 * being written, however the threads are scheduled. */
+		if (i == RACE_ITERS / 3 || i == 2 * (RACE_ITERS / 3))
+			while (atomic_load(r->scrapes) < (i == RACE_ITERS / 3 ? 1 : 2))
+				sched_yield();
+		metrics_req(mw, i & 1, 200, (uint64_t)(i % 3) * 1000000);
+		metrics_ups_inc(mw, 0, METRICS_UPS_POOL_HITS);
+		metrics_client_conns_add(mw, 1);
+		metrics_client_conns_add(mw, -1);
+	}
+	metrics_client_conns_add(mw, 1);
+	atomic_fetch_sub(r->running, 1);
+	return NULL;
+}
+
+struct race_scrape {
+	struct metrics *m;
+	atomic_int *running;
+	atomic_int scrapes;
+	char err[512]; /* the first problem seen; criterion asserts belong to the main thread */
+};
+
+/* Sets <err> unless set: what a scrape must never show. */
+static void race_fail(struct race_scrape *s, const char *what, uint64_t a, uint64_t b)
+{
+	if (!s->err[0])
+		snprintf(s->err, sizeof(s->err), "scrape %d: %s (%" PRIu64 ", %" PRIu64 ")",
+		         atomic_load(&s->scrapes), what, a, b);
+}
+
+static uint64_t race_val(const char *t, const char *series)
+{
+	const char *v = find_value(t, series);
+
+	return v ? strtoull(v, NULL, 10) : UINT64_MAX;
+}
+
+static void *race_scraper(void *arg)
+{
+	struct race_scrape *s = arg;
+	uint64_t last = 0, max = (uint64_t)RACE_WORKERS * RACE_ITERS / 2;
+
+	while (atomic_load(s->running) > 0 || atomic_load(&s->scrapes) == 0) {
+		struct evbuffer *b = evbuffer_new();
+		char *t;
+		uint64_t req, inf, count, prev = 0;
+		int64_t conns;
+		size_t n;
+
+		if (!b || metrics_render(s->m, b)) {
+			race_fail(s, "render failed", 0, 0);
+			evbuffer_free(b);
+			atomic_fetch_add(&s->scrapes, 2); /* the writers wait for two */
+			return NULL;
+		}
+		n = evbuffer_get_length(b);
+		t = malloc(n + 1);
+		evbuffer_remove(b, t, n);
+		t[n] = '\0';
+		evbuffer_free(b);
+
+		req = race_val(t, "tracegate_requests_total{route=\"a\",code_class=\"2xx\"}");
+		if (req < last || req > max)
+			race_fail(s, "requests went back or past the end", req, last);
+		last = req;
+		for (size_t i = 0; i < METRICS_DUR_N - 1; i++) {
+			char series[128], le[16];
+			uint64_t v;
+
+			snprintf(le, sizeof(le), "%g", (double)metrics_dur_le_ns[i] / 1e9);
+			snprintf(series, sizeof(series),
+			         "tracegate_request_duration_seconds_bucket{route=\"b\",le=\"%s\"}",
+			         le);
+			v = race_val(t, series);
+			if (v == UINT64_MAX || v < prev)
+				race_fail(s, "buckets not cumulative", v, prev);
+			prev = v;
+		}
+		inf = race_val(
+		        t, "tracegate_request_duration_seconds_bucket{route=\"b\",le=\"+Inf\"}");
+		count = race_val(t, "tracegate_request_duration_seconds_count{route=\"b\"}");
+		if (inf != count || inf < prev)
+			race_fail(s, "+Inf bucket and _count differ", inf, count);
+		conns = (int64_t)race_val(t, "tracegate_client_connections");
+		if (conns < 0 || conns > RACE_WORKERS)
+			race_fail(s, "client connections out of range", (uint64_t)conns, 0);
+		free(t);
+		atomic_fetch_add(&s->scrapes, 1);
+		/* Leave a core to the writers: on two cores a scraper that
+		 * never sleeps leaves them one, and they would only take
+		 * turns instead of running side by side. */
+		usleep(100);
+	}
+	return NULL;
+}
+
+Test(metrics, scrape_races_writers)
+{
+	static const char *const routes[] = {"a", "b"}, *const ups[] = {"u"};
+	struct metrics *m = metrics_new(RACE_WORKERS, 2, routes, 1, ups);
+	atomic_int running = RACE_WORKERS;
+	pthread_barrier_t start;
+	struct race r[RACE_WORKERS];
+	struct race_scrape s = {.m = NULL};
+	pthread_t th[RACE_WORKERS], scraper;
+	uint64_t per_route = (uint64_t)RACE_WORKERS * RACE_ITERS / 2;
+	char *t;
+
+	cr_assert_not_null(m);
+	cr_assert_eq(pthread_barrier_init(&start, NULL, RACE_WORKERS), 0);
+	s.m = m;
+	s.running = &running;
+	cr_assert_eq(pthread_create(&scraper, NULL, race_scraper, &s), 0);
+	for (int i = 0; i < RACE_WORKERS; i++) {
+		r[i] = (struct race){.m = m,
+		                     .w = i,
+		                     .running = &running,
+		                     .scrapes = &s.scrapes,
+		                     .start = &start};
+		cr_assert_eq(pthread_create(&th[i], NULL, race_writer, &r[i]), 0);
+	}
+	for (int i = 0; i < RACE_WORKERS; i++)
+		pthread_join(th[i], NULL);
+	pthread_join(scraper, NULL);
+	pthread_barrier_destroy(&start);
+	cr_expect_str_empty(s.err, "%s", s.err);
+	cr_expect_geq(atomic_load(&s.scrapes), 2, "scrapes: %d", atomic_load(&s.scrapes));
+
+	t = render(m);
+	cr_expect_eq(value_u64(t, "tracegate_requests_total{route=\"a\",code_class=\"2xx\"}"),
+	             per_route);
+	cr_expect_eq(value_u64(t, "tracegate_requests_total{route=\"b\",code_class=\"2xx\"}"),
+	             per_route);
+	cr_expect_eq(value_u64(t, "tracegate_request_duration_seconds_count{route=\"a\"}"),
+	             per_route);
+	/* i % 3 ms: a third of them 0, 1ms (le 0.001) and 2ms (le 0.0025) */
+	cr_expect_eq(
+	        value_u64(t,
+	                  "tracegate_request_duration_seconds_bucket{route=\"a\",le=\"0.001\"}") +
+	                value_u64(t, "tracegate_request_duration_seconds_bucket{route=\"b\",le=\""
+	                             "0.001\"}"),
+	        (uint64_t)RACE_WORKERS * ((RACE_ITERS + 2) / 3 + (RACE_ITERS + 1) / 3));
+	cr_expect_eq(value_u64(t, "tracegate_upstream_pool_hits_total{upstream=\"u\"}"),
+	             (uint64_t)RACE_WORKERS * RACE_ITERS);
+	cr_expect_eq(value_i64(t, "tracegate_client_connections"), RACE_WORKERS);
+	free(t);
+	metrics_free(m);
+}

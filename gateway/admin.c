@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -138,6 +139,23 @@ static void admin_metrics(struct evhttp_request *req, void *arg)
 		evbuffer_free(b);
 }
 
+/* The effective configuration, as INI, secrets redacted. */
+static void admin_config(struct evhttp_request *req, void *arg)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f || cfg_write(arg, f) < 0 || fclose(f) != 0) {
+		if (f && text)
+			free(text);
+		admin_text(req, 500, "cannot write the configuration\n");
+		return;
+	}
+	admin_reply(req, 200, "text/plain; charset=utf-8", text, len);
+	free(text);
+}
+
 static void admin_dispatch(struct evhttp_request *req, void *arg)
 {
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
@@ -220,6 +238,7 @@ int admin_start(const struct cfg *c, struct metrics *m)
 		return 0;
 	admin_route("/healthz", false, admin_healthz, NULL);
 	admin_route("/readyz", false, admin_readyz, NULL);
+	admin_route("/config", false, admin_config, (void *)c);
 	if (m)
 		admin_route("/metrics", false, admin_metrics, m);
 	adm.base = event_base_new();

@@ -147,10 +147,12 @@ enum cfg_type {
 	CFG_T_CUSTOM,  /* .set parses the value; the field must not own heap memory */
 };
 
+/* Key flags. CFG_K_ROUTE: in an unnamed registered section, the key may be
+ * set in a [route] too, overriding the section's value for that route.
+ * CFG_K_SECRET: never shown (/config), it may hold credentials. */
 #define CFG_K_REQUIRED 0x1u /* the section is an error without it */
-#define CFG_K_ROUTE                                                                                \
-	0x2u /* unnamed registered sections: may be set in a [route] too,                          \
-	      * overriding the section's value for that route */
+#define CFG_K_ROUTE    0x2u
+#define CFG_K_SECRET   0x4u
 
 struct cfg_key {
 	const char *name;
@@ -171,6 +173,9 @@ struct cfg_key {
 	/* CFG_T_CUSTOM: parses <val> into <field>; returns 0, or -1 with <msg>
 	 * set to what was expected. */
 	int (*set)(const struct cfg_key *k, const char *val, void *field, char *msg, size_t msglen);
+	/* CFG_T_CUSTOM, optional: writes <field> back as a value the file could
+	 * hold into <out,len>. Without it the value shows as "(set)". */
+	void (*show)(const struct cfg_key *k, const void *field, char *out, size_t len);
 };
 
 /* Fills .off and .size for <member> of <type> in a key table entry. */
@@ -239,6 +244,16 @@ int cfg_key_line(const struct cfg_inst *in, const char *key);
  * saying what was expected (no file, line or key in it). Used by the loader;
  * public for filters' tests. */
 int cfg_key_set(const struct cfg_key *k, void *base, const char *val, char *msg, size_t msglen);
+
+/* Writes the value of key <k> in the struct at <base> into <out,len> as the
+ * file would spell it ("" when unset, "<redacted>" for a CFG_K_SECRET key
+ * that is set). Returns <out>. */
+const char *cfg_key_show(const struct cfg_key *k, const void *base, char *out, size_t len);
+
+/* Writes <c> as an INI file of every key and its effective value, secrets
+ * redacted: [gateway], the upstreams, the routes (with the keys they
+ * override), then the registered sections. Returns 0 or -errno. */
+int cfg_write(const struct cfg *c, FILE *f);
 
 /* Frees what the fields of <keys> own in the struct at <base>. */
 void cfg_key_free(const struct cfg_key *keys, void *base);

@@ -534,6 +534,60 @@ int cfg_key_set(const struct cfg_key *k, void *base, const char *val, char *msg,
 	return -1;
 }
 
+const char *cfg_key_show(const struct cfg_key *k, const void *base, char *out, size_t len)
+{
+	const char *f = (const char *)base + k->off;
+	size_t o = 0;
+	uint64_t v = 0;
+	unsigned bits;
+	int i, n;
+
+	out[0] = '\0';
+	switch (k->type) {
+	case CFG_T_STR:
+		if (*(char *const *)f)
+			snprintf(out, len, "%s",
+			         k->flags & CFG_K_SECRET ? "<redacted>" : *(char *const *)f);
+		break;
+	case CFG_T_BOOL:
+		snprintf(out, len, "%s", *(const bool *)f ? "on" : "off");
+		break;
+	case CFG_T_ENUM:
+		memcpy(&i, f, sizeof(i));
+		snprintf(out, len, "%s", k->words[i]);
+		break;
+	case CFG_T_METHODS:
+		memcpy(&bits, f, sizeof(bits));
+		if (bits == CFG_M_ANY)
+			break; /* any method: how an absent key loads */
+		for (size_t m = 0; m < sizeof(cfg_methods) / sizeof(cfg_methods[0]); m++)
+			if (bits & cfg_methods[m].bit && o < len)
+				o += (size_t)snprintf(out + o, len - o, "%s%s", o ? " " : "",
+				                      cfg_methods[m].name);
+		/* extension methods are kept as one bit, not by name */
+		if (bits & CFG_M_OTHER && o < len)
+			snprintf(out + o, len - o, "%s(an extension method)", o ? " " : "");
+		break;
+	case CFG_T_ADDRS:
+		memcpy(&n, (const char *)base + k->off_n, sizeof(n));
+		for (i = 0; i < n && o < len; i++)
+			o += (size_t)snprintf(out + o, len - o, "%s%s", i ? " " : "",
+			                      ((const struct cfg_addr *)(const void *)f)[i].text);
+		break;
+	case CFG_T_CUSTOM:
+		if (k->show)
+			k->show(k, f, out, len);
+		else
+			snprintf(out, len, "(set)");
+		break;
+	default:
+		memcpy(&v, f, k->size); /* little-endian: the low bytes */
+		snprintf(out, len, "%llu", (unsigned long long)v);
+		break;
+	}
+	return out;
+}
+
 void cfg_key_free(const struct cfg_key *keys, void *base)
 {
 	const struct cfg_key *k;

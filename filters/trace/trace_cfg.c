@@ -231,14 +231,78 @@ static int trace_check_header(char *val, char *msg, size_t msglen)
 	return 0;
 }
 
+/* ---- values written back, for /config ---------------------------------- */
+
+static void trace_show_ratio(const struct cfg_key *k, const void *field, char *out, size_t len)
+{
+	(void)k;
+	snprintf(out, len, "%.17g", *(const double *)field);
+}
+
+static void trace_show_extract(const struct cfg_key *k, const void *field, char *out, size_t len)
+{
+	const uint8_t *list = field;
+
+	(void)k;
+	out[0] = '\0';
+	for (int i = 0; i < 3 && list[i]; i++)
+		snprintf(out + strlen(out), len - strlen(out), "%s%s", i ? " " : "",
+		         list[i] == TRACE_PROP_W3C ? "w3c" : "b3");
+}
+
+static void trace_show_inject(const struct cfg_key *k, const void *field, char *out, size_t len)
+{
+	static const struct {
+		unsigned bit;
+		const char *word;
+	} formats[] = {
+	        {TRACE_PROP_W3C, "w3c"}, {TRACE_PROP_B3, "b3"}, {TRACE_PROP_B3MULTI, "b3multi"}};
+	unsigned set = *(const unsigned *)field;
+
+	(void)k;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+		if (set & formats[i].bit)
+			snprintf(out + strlen(out), len - strlen(out), "%s%s", out[0] ? " " : "",
+			         formats[i].word);
+}
+
+static void trace_show_exporters(const struct cfg_key *k, const void *field, char *out, size_t len)
+{
+	unsigned set = *(const unsigned *)field;
+
+	(void)k;
+	out[0] = '\0';
+	for (int e = 0; e < TRACE_EXP_N; e++)
+		if (set & (1u << e))
+			snprintf(out + strlen(out), len - strlen(out), "%s%s", out[0] ? " " : "",
+			         trace_exp_names[e]);
+	if (!set)
+		snprintf(out, len, "none");
+}
+
+static void trace_show_cidrs(const struct cfg_key *k, const void *field, char *out, size_t len)
+{
+	const struct trace_cidrs *set = field;
+	char ip[INET6_ADDRSTRLEN];
+
+	(void)k;
+	out[0] = '\0';
+	for (int i = 0; i < set->n; i++) {
+		inet_ntop(set->v[i].family, set->v[i].addr, ip, sizeof(ip));
+		snprintf(out + strlen(out), len - strlen(out), "%s%s/%u", i ? " " : "", ip,
+		         set->v[i].bits);
+	}
+}
+
 static const char *const trace_parent_words[] = {"honor", "ignore", "restart", "restart_link",
                                                  NULL};
 
 static const struct cfg_key trace_keys[] = {
         {"enabled", CFG_T_BOOL, TC(enabled), .def = "on", .flags = ROUTE,
          .doc = "off: requests pass with their trace headers untouched and no spans"},
-        {"sample_ratio", CFG_T_CUSTOM, TC(sample_ratio), .set = trace_set_ratio, .def = "1.0",
-         .flags = ROUTE, .unit = "probability",
+        {"sample_ratio", CFG_T_CUSTOM, TC(sample_ratio), .set = trace_set_ratio,
+         .show = trace_show_ratio, .def = "1.0", .flags = ROUTE, .unit = "probability",
          .doc = "head sampling probability for traces this gateway decides, 0 to 1"},
         {"parent", CFG_T_ENUM, TC(parent), .words = trace_parent_words, .def = "honor",
          .flags = ROUTE,
@@ -246,10 +310,10 @@ static const struct cfg_key trace_keys[] = {
         {"max_traces_per_second", CFG_T_UINT, TC(max_traces_per_second), .max = 1000000, .def = "0",
          .flags = ROUTE, .unit = "traces/s",
          .doc = "cap on sampled traces (all workers together); 0 = no cap"},
-        {"extract", CFG_T_CUSTOM, TC(extract), .set = trace_set_extract, .def = "w3c",
-         .flags = ROUTE, .doc = "formats read from the request, in order: w3c, b3"},
-        {"inject", CFG_T_CUSTOM, TC(inject), .set = trace_set_inject, .def = "w3c", .flags = ROUTE,
-         .doc = "formats written upstream: w3c, b3, b3multi"},
+        {"extract", CFG_T_CUSTOM, TC(extract), .set = trace_set_extract, .show = trace_show_extract,
+         .def = "w3c", .flags = ROUTE, .doc = "formats read from the request, in order: w3c, b3"},
+        {"inject", CFG_T_CUSTOM, TC(inject), .set = trace_set_inject, .show = trace_show_inject,
+         .def = "w3c", .flags = ROUTE, .doc = "formats written upstream: w3c, b3, b3multi"},
         {"server_timing", CFG_T_BOOL, TC(server_timing), .def = "off", .flags = ROUTE,
          .doc = "add Server-Timing: trace;desc=<traceparent> to responses"},
         {"traceresponse", CFG_T_BOOL, TC(traceresponse), .def = "off", .flags = ROUTE,
@@ -260,9 +324,11 @@ static const struct cfg_key trace_keys[] = {
          .doc = "record the query string as url.query (it may hold secrets)"},
         {"force_header", CFG_T_STR, TC(force_header), .check = trace_check_header, .flags = ROUTE,
          .doc = "request header that forces sampling, honoured from force_from only"},
-        {"force_from", CFG_T_CUSTOM, TC(force_from), .set = trace_set_cidrs, .flags = ROUTE,
-         .unit = "CIDR list", .doc = "client networks allowed to use force_header"},
-        {"exporters", CFG_T_CUSTOM, TC(exporters), .set = trace_set_exporters, .def = "memory",
+        {"force_from", CFG_T_CUSTOM, TC(force_from), .set = trace_set_cidrs,
+         .show = trace_show_cidrs, .flags = ROUTE, .unit = "CIDR list",
+         .doc = "client networks allowed to use force_header"},
+        {"exporters", CFG_T_CUSTOM, TC(exporters), .set = trace_set_exporters,
+         .show = trace_show_exporters, .def = "memory",
          .doc = "where sampled spans go: any of memory, otlp, zipkin and jsonl, or none"},
         {"ring_spans", CFG_T_UINT, TC(ring_spans), .min = 16, .max = 1048576, .def = "1024",
          .unit = "spans",
@@ -306,7 +372,7 @@ static const struct cfg_section trace_section = {
 	 .doc = "the collector's URL, http:// or https://"},                                       \
 	{"compression", CFG_T_ENUM, TE(compression), .words = trace_compression_words,             \
 	 .def = "gzip", .doc = "gzip or none"},                                                    \
-	{"headers", CFG_T_STR, TE(headers), .check = trace_check_headers,                          \
+	{"headers", CFG_T_STR, TE(headers), .check = trace_check_headers, .flags = CFG_K_SECRET,    \
 	 .doc = "name=value pairs, comma separated, sent with every export (auth)"},               \
 	{"ca_file", CFG_T_STR, TE(ca_file),                                                        \
 	 .doc = "PEM trust anchors for https://; absent = the system's"},                          \

@@ -236,3 +236,45 @@ Test(admin, metrics_count_requests_and_spans_and_pass_promtool)
 	unlink(path);
 	harness_gw_stop(&gw, false);
 }
+
+Test(admin, config_shows_effective_values_without_secrets)
+{
+	char path[] = "/tmp/tg-config-XXXXXX", *argv[] = {TG_BIN, "-t", "-c", path, NULL};
+	char *out, *err, *redacted;
+	struct hresp r;
+	int port, fd;
+
+	harness_gw_start(&gw,
+	                 "[gateway]\nlisten = 127.0.0.1:0\nworkers = 2\naccess_log = off\n"
+	                 "[upstream o]\nservers = 127.0.0.1:%d\n[route shop]\nupstream = o\n"
+	                 "methods = GET HEAD\nsample_ratio = 0.25\n"
+	                 "[tracing]\nexporters = memory otlp\ninject = w3c b3\n"
+	                 "[exporter.otlp]\nheaders = authorization=Bearer s3cr3t\n"
+	                 "[admin]\nlisten = 127.0.0.1:0\n",
+	                 origin.port);
+	port = admin_port();
+	harness_request(port, "GET /config HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_null(strstr(r.body, "s3cr3t"), "a secret leaked: %s", r.body);
+	cr_assert_not_null(strstr(r.body, "\nheaders = <redacted>\n"), "%s", r.body);
+	cr_assert_not_null(strstr(r.body, "\n[route shop]\n"), "%s", r.body);
+	cr_assert_not_null(strstr(r.body, "\nmethods = GET HEAD\n"), "%s", r.body);
+	cr_assert_not_null(strstr(r.body, "\nsample_ratio = 0.25\n"), "the route's override: %s",
+	                   r.body);
+	cr_assert_not_null(strstr(r.body, "\ninject = w3c b3\n"), "%s", r.body);
+	cr_assert_not_null(strstr(r.body, "\nexporters = otlp memory\n"), "%s", r.body);
+	cr_assert_not_null(strstr(r.body, "\nheader_timeout_ms = 10000\n"), "defaults: %s", r.body);
+	/* what it shows is a configuration the gateway accepts, but the secret */
+	redacted = strstr(r.body, "\nheaders = <redacted>\n");
+	memcpy(redacted + 1, ";", 1);
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, r.body, r.body_len), (ssize_t)r.body_len);
+	close(fd);
+	harness_resp_free(&r);
+	cr_assert_eq(harness_run(argv, &out, &err), 0, "tracegate -t: %s", err);
+	free(out);
+	free(err);
+	unlink(path);
+	harness_gw_stop(&gw, false);
+}

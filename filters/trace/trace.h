@@ -124,6 +124,16 @@ struct trace_counters {
  * negative errno. Boot thread, after export_init(). */
 int trace_metrics_init(struct trace_counters *cnt, int n);
 
+/* OTLP posted to the admin listener (POST /v1/traces), for the metrics:
+ * written by the admin thread only. */
+struct trace_ingest_stats {
+	_Atomic uint64_t requests; /* accepted */
+	_Atomic uint64_t rejected; /* malformed: 400 */
+	_Atomic uint64_t spans;    /* stored */
+	_Atomic uint64_t skipped;  /* invalid spans left out of accepted requests */
+};
+extern struct trace_ingest_stats trace_ingest;
+
 /* Adds the trace store's API to the admin listener when the store is on.
  * Returns 0 or a negative errno. Boot thread, after export_init(). */
 int trace_admin_init(void);

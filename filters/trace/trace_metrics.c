@@ -51,6 +51,30 @@ static uint64_t trace_metrics_sends(const struct export_stats *st)
 	return st->sends;
 }
 
+/* OTLP the services posted to the admin listener. */
+static int trace_metrics_ingest(struct evbuffer *out)
+{
+	const char *ok[] = {"result", "accepted", NULL}, *bad[] = {"result", "rejected", NULL};
+	struct trace_ingest_stats *in = &trace_ingest;
+	int err;
+
+	if ((err = metrics_write_family(out, "tracegate_ingest_requests_total", METRICS_COUNTER,
+	                                "OTLP exports posted to the admin listener")) ||
+	    (err = metrics_write_u64(out, "tracegate_ingest_requests_total", ok,
+	                             atomic_load_explicit(&in->requests, memory_order_relaxed))) ||
+	    (err = metrics_write_u64(out, "tracegate_ingest_requests_total", bad,
+	                             atomic_load_explicit(&in->rejected, memory_order_relaxed))) ||
+	    (err = metrics_write_family(out, "tracegate_ingest_spans_total", METRICS_COUNTER,
+	                                "spans from services stored for the viewer")) ||
+	    (err = metrics_write_u64(out, "tracegate_ingest_spans_total", NULL,
+	                             atomic_load_explicit(&in->spans, memory_order_relaxed))) ||
+	    (err = metrics_write_family(out, "tracegate_ingest_invalid_spans_total",
+	                                METRICS_COUNTER, "posted spans left out: invalid ids")))
+		return err;
+	return metrics_write_u64(out, "tracegate_ingest_invalid_spans_total", NULL,
+	                         atomic_load_explicit(&in->skipped, memory_order_relaxed));
+}
+
 static int trace_metrics_source(struct evbuffer *out, void *arg)
 {
 	uint64_t started = 0, sampled = 0;
@@ -121,6 +145,8 @@ static int trace_metrics_source(struct evbuffer *out, void *arg)
 		err = metrics_write_u64(out, "tracegate_store_evicted_traces_total", NULL,
 		                        ss.evicted);
 	}
+	if (!err && store_enabled())
+		err = trace_metrics_ingest(out);
 	return err;
 }
 

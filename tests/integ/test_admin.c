@@ -278,3 +278,50 @@ Test(admin, config_shows_effective_values_without_secrets)
 	unlink(path);
 	harness_gw_stop(&gw, false);
 }
+
+Test(admin, otlp_ingest_refuses_what_it_cannot_read)
+{
+	static const char *const cases[][2] = {
+	        /* request, expected status */
+	        {"POST /v1/traces HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-protobuf\r\n"
+	         "Content-Length: 4\r\n\r\n\x0a\x7f\x01\x02",
+	         "400"},
+	        {"POST /v1/traces HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+	         "Content-Length: 5\r\n\r\n{\"res",
+	         "400"},
+	        {"POST /v1/traces HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+	         "Content-Encoding: gzip\r\nContent-Length: 4\r\n\r\nnope",
+	         "400"},
+	        {"POST /v1/traces HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\n"
+	         "Content-Length: 2\r\n\r\n{}",
+	         "415"},
+	        {"GET /v1/traces HTTP/1.1\r\nHost: a\r\n\r\n", "405"},
+	        /* an empty request is a valid one: nothing to store */
+	        {"POST /v1/traces HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+	         "Content-Length: 2\r\n\r\n{}",
+	         "200"},
+	};
+	struct hresp r;
+	int port;
+
+	harness_gw_start(&gw,
+	                 "[gateway]\nlisten = 127.0.0.1:0\nworkers = 1\naccess_log = off\n"
+	                 "[upstream o]\nservers = 127.0.0.1:%d\n[route r]\nupstream = o\n"
+	                 "[tracing]\nexporters = memory\n[admin]\nlisten = 127.0.0.1:0\n",
+	                 origin.port);
+	port = admin_port();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		harness_request(port, cases[i][0], &r);
+		cr_expect_eq(r.status, atoi(cases[i][1]), "case %zu: %d %s", i, r.status, r.body);
+		harness_resp_free(&r);
+	}
+	harness_request(port, "GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	cr_assert_not_null(
+	        strstr(r.body, "\ntracegate_ingest_requests_total{result=\"rejected\"} 3\n"), "%s",
+	        r.body);
+	cr_assert_not_null(
+	        strstr(r.body, "\ntracegate_ingest_requests_total{result=\"accepted\"} 1\n"), "%s",
+	        r.body);
+	harness_resp_free(&r);
+	harness_gw_stop(&gw, false);
+}

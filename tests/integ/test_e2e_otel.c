@@ -6,6 +6,7 @@
  * tests/support/otlpjson.py. */
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,4 +114,86 @@ Test(e2e, instrumented_service_is_a_child_of_the_gateway)
 	cr_assert_not_null(strstr(server, " SERVER "), "%.120s", server);
 	free(argv_out);
 	free(argv_err);
+}
+
+/* The service exports to the gateway's admin listener instead of a
+ * collector: its spans join the gateway's in the viewer's store. */
+static void joins_the_store(const char *protocol, bool gzip)
+{
+	char endpoint[96], req[256], client_id[17], want[96], *log;
+	char *app_argv[] = {"node",
+	                    TG_SOURCE_DIR "/tests/e2e/otel-node/app.js",
+	                    "--port",
+	                    "0",
+	                    "--otlp",
+	                    endpoint,
+	                    "--protocol",
+	                    (char *)protocol,
+	                    "--max-seconds",
+	                    "100",
+	                    gzip ? "--gzip" : NULL,
+	                    NULL};
+	const char *tp, *p;
+	struct hresp r;
+	int admin;
+
+	cr_assert_eq(access(TG_SOURCE_DIR "/tests/e2e/otel-node/node_modules", F_OK), 0,
+	             "run tests/e2e/otel-node/setup.sh first (tests/run.sh does)");
+	/* the gateway first, on a free admin port; then the app, pointed at it */
+	harness_gw_start(&gw, "[gateway]\nlisten = 127.0.0.1:0\nworkers = 1\naccess_log = off\n"
+	                      "[upstream app]\nservers = 127.0.0.1:1\n[route r]\nupstream = app\n"
+	                      "[tracing]\nexporters = memory\n[exporter.memory]\ndelay_ms = 20\n"
+	                      "[admin]\nlisten = 127.0.0.1:0\n");
+	log = harness_slurp(gw.err_path);
+	p = strstr(log, "admin listening on ");
+	cr_assert_not_null(p, "%s", log);
+	admin = atoi(strchr(p + 19, ':') + 1);
+	free(log);
+	harness_gw_stop(&gw, false);
+	snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d/v1/traces", admin);
+	harness_proc_start(&app, app_argv);
+	/* the same admin port again, now in front of the app */
+	harness_gw_start(&gw,
+	                 "[gateway]\nlisten = 127.0.0.1:0\nworkers = 1\naccess_log = off\n"
+	                 "[upstream app]\nservers = 127.0.0.1:%d\n[route r]\nupstream = app\n"
+	                 "[tracing]\nexporters = memory\n[exporter.memory]\ndelay_ms = 20\n"
+	                 "[admin]\nlisten = 127.0.0.1:%d\n",
+	                 app.port, admin);
+	snprintf(req, sizeof(req),
+	         "GET /orders/7 HTTP/1.1\r\nHost: shop\r\n"
+	         "traceparent: 00-" TP_TRACE "-" TP_SPAN "-01\r\n\r\n");
+	harness_request(gw.port, req, &r);
+	cr_assert_eq(r.status, 200, "%d %s", r.status, r.body);
+	tp = strstr(r.body, "00-" TP_TRACE "-");
+	cr_assert_not_null(tp, "%s", r.body);
+	memcpy(client_id, tp + 36, 16);
+	client_id[16] = '\0';
+	harness_resp_free(&r);
+	stop_gently(&app); /* flushes the app's spans into the gateway */
+	usleep(200 * 1000);
+	harness_request(admin, "GET /api/traces/" TP_TRACE " HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	cr_assert_eq(r.status, 200, "%d %s", r.status, r.body);
+	snprintf(want, sizeof(want), "\"parentSpanId\":\"%s\"", client_id);
+	p = strstr(r.body, want);
+	cr_assert_not_null(p, "no span under the gateway's CLIENT span %s: %s", client_id, r.body);
+	cr_assert_not_null(strstr(r.body, "\"service\":\"node-app\""), "%s", r.body);
+	cr_assert_not_null(strstr(r.body, "\"kind\":\"SERVER\",\"service\":\"node-app\""), "%s",
+	                   r.body);
+	harness_resp_free(&r);
+	harness_request(admin, "GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n", &r);
+	cr_assert_not_null(strstr(r.body, "tracegate_ingest_requests_total{result=\"accepted\"} "),
+	                   "%s", r.body);
+	cr_assert_null(strstr(r.body, "tracegate_ingest_spans_total 0\n"), "%s", r.body);
+	harness_resp_free(&r);
+	harness_gw_stop(&gw, false);
+}
+
+Test(e2e, service_spans_join_the_viewer_store_json)
+{
+	joins_the_store("json", false);
+}
+
+Test(e2e, service_spans_join_the_viewer_store_protobuf_gzip)
+{
+	joins_the_store("protobuf", true);
 }

@@ -235,13 +235,14 @@ start_tg_s100() {
 # 100% sampling exporting OTLP/protobuf (gzip) to a collector stand-in that
 # counts and discards (tests/support/sink.py), and to a port where nothing
 # listens: a dead collector must cost spans, not requests/s or p99.
-start_sink() {
-	local dir=$1 port
+start_sink() { # DIR -> sets SINK_PORT (no subshell: spawn must record the PID)
+	local dir=$1
+	SINK_PORT=
 	spawn "$dir" python3 "$top/tests/support/sink.py" --dir "$dir/sink" --store none \
 		--max-seconds 3600
 	for _ in $(seq 1 100); do
-		port=$(awk '/^READY/ {print $2; exit}' "$dir/out.log" 2>/dev/null)
-		[ -n "$port" ] && { echo "$port"; return 0; }
+		SINK_PORT=$(awk '/^READY/ {print $2; exit}' "$dir/out.log" 2>/dev/null)
+		[ -n "$SINK_PORT" ] && return 0
 		sleep 0.1
 	done
 	return 1
@@ -250,10 +251,9 @@ tg_otlp_to() {
 	TG_LOG_LEVEL=info tracegate_with "$1" "[tracing]\nsample_ratio = 1\nexporters = otlp\n[exporter.otlp]\nendpoint = http://127.0.0.1:$2/v1/traces\nretry_ms = 1000"
 }
 start_tg_otlp() {
-	local sink
 	mkdir -p "$1/sink"
-	sink=$(start_sink "$1/sink") || return 1
-	tg_otlp_to "$1" "$sink"
+	start_sink "$1/sink" || return 1
+	tg_otlp_to "$1" "$SINK_PORT"
 }
 start_tg_otlp_down() { tg_otlp_to "$1" "$(free_port)"; }
 

@@ -18,6 +18,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+	harness_kill(&gw);
 	harness_kill(&origin);
 }
 

@@ -36,10 +36,9 @@ static void stop_gently(struct hproc *p)
 
 static void teardown(void)
 {
-	if (app.pid)
-		harness_kill(&app);
-	if (sink.pid)
-		harness_kill(&sink);
+	harness_kill(&gw);
+	harness_kill(&app);
+	harness_kill(&sink);
 }
 
 TestSuite(e2e, .fini = teardown, .timeout = 120);

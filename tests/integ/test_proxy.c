@@ -16,7 +16,7 @@ static struct hproc origin, gw;
 	"[route r]\npath_prefix = /\nupstream = o\n"                                               \
 	"[route api]\nhost = *.example.com\npath_prefix = /api\nmethods = GET\n"                   \
 	"upstream = o\n"                                                                           \
-	"[route only-shop]\nhost = shop.test\npath_prefix = /x\nupstream = o\n"                      \
+	"[route only-shop]\nhost = shop.test\npath_prefix = /x\nupstream = o\n"                    \
 	"[tracing]\nenabled = off\n" /* the exact core bytes; tracing has test_trace.c */
 
 static void setup(void)

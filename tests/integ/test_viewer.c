@@ -15,7 +15,14 @@
 
 static struct hproc origin, gw;
 
-TestSuite(viewer, .timeout = 180);
+/* a failed assertion ends the test before it stops what it started */
+static void teardown(void)
+{
+	harness_kill(&gw);
+	harness_kill(&origin);
+}
+
+TestSuite(viewer, .fini = teardown, .timeout = 180);
 
 Test(viewer, list_and_waterfall_render_the_spans)
 {

@@ -195,6 +195,12 @@ static void harness_gw_stop_all(struct hproc *g, bool allow_errors, char **out, 
 {
 	int st;
 
+	/* stopped already (pid 0): kill(0) would signal the whole group */
+	if (g->pid <= 0) {
+		*out = calloc(1, 1);
+		*log = calloc(1, 1);
+		return;
+	}
 	kill(g->pid, SIGTERM);
 	st = harness_wait_exit(g->pid, 10000);
 	*log = harness_slurp(g->err_path);
@@ -206,6 +212,7 @@ static void harness_gw_stop_all(struct hproc *g, bool allow_errors, char **out, 
 	unlink(g->cfg_path);
 	unlink(g->out_path);
 	unlink(g->err_path);
+	g->pid = 0; /* reaped: never signal that number again */
 }
 
 void harness_gw_stop(struct hproc *g, bool allow_errors)
@@ -239,10 +246,13 @@ void harness_kill(struct hproc *p)
 {
 	int st;
 
+	if (p->pid <= 0)
+		return;
 	kill(p->pid, SIGKILL);
 	waitpid(p->pid, &st, 0);
 	unlink(p->out_path);
 	unlink(p->err_path);
+	p->pid = 0;
 }
 
 int harness_run(char *const argv[], char **out, char **err)

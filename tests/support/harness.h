@@ -49,7 +49,9 @@ char *harness_gw_stop_out(struct hproc *g, bool allow_errors);
 /* Same, and returns its log (stderr, malloc'd). */
 char *harness_gw_stop_log(struct hproc *g, bool allow_errors);
 
-/* Kills <p> (SIGKILL) and reaps it. */
+/* Kills <p> (SIGKILL) and reaps it; nothing when it is not running (a
+ * stopped gateway's pid is 0). For suites' fini: a failed assertion ends a
+ * test before it stops what it started. */
 void harness_kill(struct hproc *p);
 
 /* Runs <argv> to completion; captures stdout/stderr (NUL-terminated, malloc'd)

@@ -22,6 +22,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "admin.h"
+#include "gen.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
@@ -46,6 +47,7 @@ static const struct cfg_section admin_section = {
         .keys = admin_keys,
         .size = sizeof(struct admin_cfg),
         .doc = "health checks, Prometheus metrics, the trace viewer and its API",
+        .restart = true,
 };
 
 struct admin_route {
@@ -140,15 +142,21 @@ static void admin_metrics(struct evhttp_request *req, void *arg)
 }
 
 /* The effective configuration, as INI, secrets redacted. */
+/* The configuration new requests run under: the last reload's. */
 static void admin_config(struct evhttp_request *req, void *arg)
 {
+	struct gen *g = gen_current();
 	char *text = NULL;
 	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
+	FILE *f = g ? open_memstream(&text, &len) : NULL;
+	int err = !f || fprintf(f, "; generation %llu\n", (unsigned long long)g->serial) < 0 ||
+	          cfg_write(g->cfg, f) < 0;
 
-	if (!f || cfg_write(arg, f) < 0 || fclose(f) != 0) {
-		if (f && text)
-			free(text);
+	if (f && fclose(f) != 0)
+		err = 1;
+	gen_put(g);
+	if (err) {
+		free(text);
 		admin_text(req, 500, "cannot write the configuration\n");
 		return;
 	}
@@ -238,7 +246,7 @@ int admin_start(const struct cfg *c, struct metrics *m)
 		return 0;
 	admin_route("/healthz", false, admin_healthz, NULL);
 	admin_route("/readyz", false, admin_readyz, NULL);
-	admin_route("/config", false, admin_config, (void *)c);
+	admin_route("/config", false, admin_config, NULL);
 	if (m)
 		admin_route("/metrics", false, admin_metrics, m);
 	adm.base = event_base_new();

@@ -31,6 +31,7 @@ struct cfg_gateway {
 	int workers; /* resolved: "auto" -> number of online CPUs */
 	char *service_name;
 	char *access_log;           /* "stdout", "stderr", "off" or a path */
+	char *pid_file;             /* NULL = none */
 	char *log_level;            /* "error", "warn", "info", "debug" */
 	uint32_t max_head_bytes;    /* > -> 431 */
 	uint32_t max_headers;       /* field lines per head; > -> 431 */
@@ -149,10 +150,14 @@ enum cfg_type {
 
 /* Key flags. CFG_K_ROUTE: in an unnamed registered section, the key may be
  * set in a [route] too, overriding the section's value for that route.
- * CFG_K_SECRET: never shown (/config), it may hold credentials. */
+ * CFG_K_SECRET: never shown (/config), it may hold credentials.
+ * CFG_K_RESTART: what it sets is built once at boot (threads, files,
+ * sockets of the admin thread, exporters): a reload that changes it is
+ * refused (cfg_restart_diff()). */
 #define CFG_K_REQUIRED 0x1u /* the section is an error without it */
 #define CFG_K_ROUTE    0x2u
 #define CFG_K_SECRET   0x4u
+#define CFG_K_RESTART  0x8u
 
 struct cfg_key {
 	const char *name;
@@ -193,6 +198,8 @@ struct cfg_section {
 	 * An absent unnamed section is checked too (its line is 0). */
 	void (*check)(struct cfg_inst *in, void *obj);
 	const char *doc;
+	/* Every key without CFG_K_ROUTE is CFG_K_RESTART. */
+	bool restart;
 };
 
 /* A registered section as found in a loaded config. */
@@ -254,6 +261,16 @@ const char *cfg_key_show(const struct cfg_key *k, const void *base, char *out, s
  * redacted: [gateway], the upstreams, the routes (with the keys they
  * override), then the registered sections. Returns 0 or -errno. */
 int cfg_write(const struct cfg *c, FILE *f);
+
+/* Returns true when every key of <sec> has the same value in the structs at
+ * <a> and <b> (as cfg_key_show() spells them). */
+bool cfg_keys_same(const struct cfg_section *sec, const void *a, const void *b);
+
+/* Writes to <err> one line per restart-only key (CFG_K_RESTART, or any key
+ * without CFG_K_ROUTE of a section with .restart) whose value differs from
+ * <old> to <new>, or that a section present in only one of them sets, as
+ * "FILE:LINE: [SECTION] KEY: changed; takes a restart". Returns how many. */
+int cfg_restart_diff(const struct cfg *old, const struct cfg *new, FILE *err);
 
 /* Frees what the fields of <keys> own in the struct at <base>. */
 void cfg_key_free(const struct cfg_key *keys, void *base);

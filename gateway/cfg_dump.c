@@ -1,6 +1,7 @@
 /* cfg_dump.c: a loaded configuration written back as INI (cfg_write()),
  * for the admin listener's /config: every key of every section with its
- * effective value, defaults included, secrets redacted.
+ * effective value, defaults included, secrets redacted. And two configs
+ * compared key by key, for reloads (cfg_keys_same(), cfg_restart_diff()).
  */
 #include <errno.h>
 #include <string.h>
@@ -53,4 +54,73 @@ int cfg_write(const struct cfg *c, FILE *f)
 		cfg_dump_keys(f, e->sec, e->obj, NULL);
 	}
 	return ferror(f) ? -EIO : 0;
+}
+
+bool cfg_keys_same(const struct cfg_section *sec, const void *a, const void *b)
+{
+	char v[CFG_DUMP_VALUE], w[CFG_DUMP_VALUE];
+
+	for (const struct cfg_key *k = sec->keys; k->name; k++)
+		if (strcmp(cfg_key_show(k, a, v, sizeof(v)), cfg_key_show(k, b, w, sizeof(w))))
+			return false;
+	return true;
+}
+
+static bool cfg_key_restarts(const struct cfg_section *sec, const struct cfg_key *k)
+{
+	return (k->flags & CFG_K_RESTART) || (sec->restart && !(k->flags & CFG_K_ROUTE));
+}
+
+/* Compares the restart-only keys of one section's two instances; <a> or <b>
+ * NULL when the section is absent there (every key then holds its default,
+ * which <dflt> has). */
+static int cfg_restart_keys(const struct cfg *new, const struct cfg_section *sec, const char *name,
+                            const void *a, const void *b, int line, FILE *err)
+{
+	char v[CFG_DUMP_VALUE], w[CFG_DUMP_VALUE];
+	int n = 0;
+
+	for (const struct cfg_key *k = sec->keys; k->name; k++) {
+		if (!cfg_key_restarts(sec, k))
+			continue;
+		if (a && b &&
+		    strcmp(cfg_key_show(k, a, v, sizeof(v)), cfg_key_show(k, b, w, sizeof(w))) == 0)
+			continue;
+		if (line)
+			fprintf(err, "%s:%d: ", new->path, line);
+		else
+			fprintf(err, "%s: ", new->path);
+		fprintf(err, "[%s%s%s] %s: changed; takes a restart\n", sec->name, name ? " " : "",
+		        name ? name : "", k->name);
+		n++;
+		if (!a || !b)
+			break; /* one line says the section came or went */
+	}
+	return n;
+}
+
+static const struct cfg_ext *cfg_ext_find(const struct cfg *c, const struct cfg_section *sec,
+                                          const char *name)
+{
+	for (const struct cfg_ext *e = c->ext; e; e = e->next)
+		if (e->sec == sec &&
+		    (e->name == name || (e->name && name && !strcmp(e->name, name))))
+			return e;
+	return NULL;
+}
+
+int cfg_restart_diff(const struct cfg *old, const struct cfg *new, FILE *err)
+{
+	int n = cfg_restart_keys(new, &cfg_sections_gateway, NULL, &old->gw, &new->gw, 0, err);
+
+	for (const struct cfg_ext *e = new->ext; e; e = e->next) {
+		const struct cfg_ext *o = cfg_ext_find(old, e->sec, e->name);
+
+		n += cfg_restart_keys(new, e->sec, e->name, o ? o->obj : NULL, e->obj, e->line,
+		                      err);
+	}
+	for (const struct cfg_ext *o = old->ext; o; o = o->next)
+		if (!cfg_ext_find(new, o->sec, o->name))
+			n += cfg_restart_keys(new, o->sec, o->name, o->obj, NULL, 0, err);
+	return n;
 }

@@ -66,7 +66,7 @@ int flt_request(struct txn *t)
 
 		if (!chain[i]->on_request)
 			continue;
-		status = chain[i]->on_request(t, &t->flt_ctx[i]);
+		status = chain[i]->on_request(t, t->flt_gen[i], &t->flt_ctx[i]);
 		if (status)
 			return status;
 	}

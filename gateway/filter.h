@@ -6,6 +6,11 @@
  * keeps its state in the <ctx> slot it is handed (allocate it from the txn's
  * arena: it is freed with the txn). Hooks a filter does not need are NULL.
  *
+ * What a filter derives from the config (per-route tables) belongs to the
+ * config's generation (gen.h): gen_new() builds it for the boot config and
+ * for each reload, on_request() is handed the one of the request's
+ * generation, and gen_free() frees it once no request uses it any more.
+ *
  * Order of calls for one request:
  *   on_request            head parsed and routed (not for requests rejected
  *                         before routing: 400/404/408/413/431...)
@@ -30,15 +35,23 @@ struct flt_ops {
 	/* Boot thread, once, before the config is read: registers the
 	 * filter's config sections (cfg_register()). 0 or negative errno. */
 	int (*declare)(void);
-	/* Boot thread, once, after the config is loaded. 0 or negative errno. */
+	/* Boot thread, once, after the config is loaded: what lives as long as
+	 * the process (threads, files). 0 or negative errno. */
 	int (*init)(const struct cfg *c);
 	void (*deinit)(void);
+	/* Main thread, after init() for the boot config and then once per
+	 * reload: derives the filter's state for config <c> into *<state>.
+	 * 0, or a negative errno that refuses the reload (or the boot). */
+	int (*gen_new)(const struct cfg *c, void **state);
+	/* Frees what gen_new() made, once no request uses it. Any thread. */
+	void (*gen_free)(void *state);
 	/* Main thread, on SIGUSR1 (log rotation): reopens the files the filter
 	 * appends to, under their configured paths. Optional. */
 	void (*reopen)(void);
-	/* Returns 0 to go on, or a 4xx/5xx status the gateway answers with
-	 * instead of forwarding. May edit t->req. */
-	int (*on_request)(struct txn *t, void **ctx);
+	/* <gen>: what gen_new() made of the request's config. Returns 0 to go
+	 * on, or a 4xx/5xx status the gateway answers with instead of
+	 * forwarding. May edit t->req. */
+	int (*on_request)(struct txn *t, void *gen, void **ctx);
 	void (*on_attempt)(struct txn *t, void *ctx);
 	void (*on_attempt_end)(struct txn *t, void *ctx);
 	/* May edit t->resp. */

@@ -36,7 +36,7 @@ static struct h1_limits h1c_limits(const struct cfg_gateway *g)
 /* Parses the first <len> buffered bytes as the request head of <t>. */
 static int h1c_parse_into(struct txn *t, const char *p, size_t len)
 {
-	const struct cfg_gateway *g = &t->w->cfg->gw;
+	const struct cfg_gateway *g = &t->cfg->gw;
 	struct h1_limits lim = h1c_limits(g);
 
 	return http_msg_parse(&t->req, p, len, &lim, t->w->hdr_scratch, g->max_headers, false);
@@ -47,7 +47,7 @@ static int h1c_parse_into(struct txn *t, const char *p, size_t len)
 static int h1c_prepare(struct txn *t)
 {
 	const struct h1_msg *m = &t->req.h;
-	const struct cfg_gateway *g = &t->w->cfg->gw;
+	const struct cfg_gateway *g = &t->cfg->gw;
 
 	if (m->version_minor == 1 ? !(m->flags & H1_F_CONN_CLOSE)
 	                          : (m->flags & H1_F_CONN_KEEPALIVE) != 0)
@@ -148,7 +148,7 @@ void h1c_on_head_bytes(struct conn *c)
 		h1c_reply_local(t, status, "request body larger than max_body_bytes");
 		return;
 	}
-	r = route_match(c->w->cfg, t->req.h.authority, t->req.h.authority_len, t->req.h.path,
+	r = route_match(t->cfg, t->req.h.authority, t->req.h.authority_len, t->req.h.path,
 	                t->req.h.path_len, txn_method_bit(t));
 	if (!r) {
 		h1c_reply_local(t, 404, "no route matches this request");

@@ -10,7 +10,7 @@
 
 #include "log.h"
 
-int log_level = LOG_INFO;
+_Atomic int log_level = LOG_INFO;
 
 static const char *const log_names[] = {"error", "warn", "info", "debug"};
 

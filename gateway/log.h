@@ -17,7 +17,10 @@ enum log_level {
 	LOG_DEBUG = 3,
 };
 
-extern int log_level; /* messages above it are skipped; set once at boot */
+/* Messages above it are skipped. Set at boot and by reloads while the
+ * workers read it: atomic, which costs nothing more than a plain int to
+ * read on the targets we build for. */
+extern _Atomic int log_level;
 
 /* Parses "error" | "warn" | "info" | "debug". Returns the level or -1. */
 int log_level_parse(const char *s);

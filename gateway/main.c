@@ -2,8 +2,9 @@
  *
  * Boot: read the config (exit 2 on any error), open the access log, bind
  * one SO_REUSEPORT socket per worker and listen address (exit 1 when that
- * fails), start the workers, then wait for SIGTERM/SIGINT on the main
- * thread and drain. Exit codes: 0 ok, 1 runtime error, 2 config error.
+ * fails), start the workers, then wait for signals on the main thread:
+ * SIGTERM/SIGINT drain and stop, SIGHUP reloads the config (gen.h), SIGUSR1
+ * reopens files. Exit codes: 0 ok, 1 runtime error, 2 config error.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +23,7 @@
 #include "admin.h"
 #include "cfg.h"
 #include "filter.h"
+#include "gen.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
@@ -31,12 +33,15 @@
 
 static void main_usage(FILE *f)
 {
-	fprintf(f, "Usage: tracegate [-t] -c FILE\n"
+	fprintf(f, "Usage: tracegate [-t | -s SIGNAL] -c FILE\n"
 	           "  -c, --config FILE  configuration file (INI)\n"
 	           "  -t, --test         check the configuration and exit (0: valid, 2: errors)\n"
+	           "  -s, --signal SIGNAL  tell the gateway running FILE (its pid_file) to\n"
+	           "                     reload (SIGHUP), reopen (SIGUSR1) or stop (SIGTERM)\n"
 	           "  -v, --version      print the version and exit\n"
 	           "  -h, --help         print this help and exit\n"
 	           "Signals: SIGTERM/SIGINT stop gracefully (drain_timeout_ms);\n"
+	           "SIGHUP reloads the configuration file (an invalid one is refused);\n"
 	           "SIGUSR1 reopens the access log and the jsonl exporter's file.\n");
 }
 
@@ -75,11 +80,16 @@ static int main_open_access_log(const char *where)
 }
 
 struct main_state {
+	const char *path;
 	struct worker *workers;
 	int n;
 	struct event_base *base;
+	struct metrics *metrics;
+	struct gen *cur; /* what the workers run, or are being handed */
 	const char *access_log;
 	int alog_fd;
+	bool draining;
+	struct event *reload_retry;
 };
 
 /* SIGUSR1: the files we append to were rotated away; start new ones. The
@@ -107,36 +117,163 @@ static void main_on_signal(evutil_socket_t sig, short what, void *arg)
 	struct main_state *m = arg;
 
 	log_main(LOG_INFO, "%s: draining", strsignal((int)sig));
+	m->draining = true;
 	admin_set_draining();
 	for (int i = 0; i < m->n; i++)
 		worker_stop(&m->workers[i]);
 	event_base_loopexit(m->base, NULL);
 }
 
-/* Binds every listener for every worker into <fds> (worker-major). */
-static int main_bind_all(const struct cfg *c, int nw, int *fds)
+/* Binds, for each of <nw> workers, every listen address of <c> that <old>
+ * (NULL at boot) does not have into <fds> (worker-major, CFG_MAX_LISTEN
+ * apart); the slots of addresses <old> has get -1. Returns 0, or a negative
+ * errno having logged why and closed what it bound. */
+static int main_bind(const struct cfg *c, const struct cfg *old, int nw, int *fds)
 {
 	const struct cfg_gateway *g = &c->gw;
+	int err = 0, l;
 
-	for (int l = 0; l < g->n_listen; l++) {
+	for (int i = 0; i < nw * CFG_MAX_LISTEN; i++)
+		fds[i] = -1;
+	for (l = 0; l < g->n_listen && !err; l++) {
 		struct sockaddr_storage bound = g->listen[l].ss;
 		socklen_t blen = g->listen[l].len;
+		bool had = false;
 		char text[80];
 
-		for (int w = 0; w < nw; w++) {
+		for (int o = 0; old && o < old->gw.n_listen; o++)
+			had |= strcmp(old->gw.listen[o].text, g->listen[l].text) == 0;
+		for (int w = 0; w < nw && !had && !err; w++) {
 			int fd = main_listen(&g->listen[l], &bound, &blen);
 
 			if (fd < 0) {
 				log_main(LOG_ERROR, "cannot listen on %s: %s", g->listen[l].text,
 				         strerror(-fd));
-				return fd;
+				err = fd;
+				break;
 			}
 			fds[w * CFG_MAX_LISTEN + l] = fd;
 		}
-		log_main(LOG_INFO, "listening on %s",
-		         util_addr_text((struct sockaddr *)&bound, text, sizeof(text)));
+		if (!had && !err)
+			log_main(LOG_INFO, "listening on %s",
+			         util_addr_text((struct sockaddr *)&bound, text, sizeof(text)));
 	}
-	return 0;
+	for (int i = 0; err && i < nw * CFG_MAX_LISTEN; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return err;
+}
+
+/* Logs each line of <text> at <level>. */
+static void main_log_lines(int level, char *text)
+{
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+		log_main(level, "%s", line);
+}
+
+/* Reads the file again and checks it: 0 with the new generation in *<out>
+ * and the sockets of its new listeners in <fds>, or a negative errno,
+ * every reason written to <why>. */
+static int main_reload_prepare(struct main_state *m, FILE *why, struct gen **out, int *fds)
+{
+	struct cfg *c;
+	int err = cfg_load(m->path, why, &c);
+
+	*out = NULL;
+	if (err)
+		return err;
+	if (cfg_restart_diff(m->cur->cfg, c, why)) {
+		cfg_free(c);
+		return -EINVAL;
+	}
+	if (!(*out = gen_new(c, m->cur->serial + 1, m->metrics, flt_builtin, &err))) {
+		fprintf(why, "%s: %s\n", m->path,
+		        err == -ENOSPC ? "more route or upstream names than a reload can add; "
+		                         "restart"
+		                       : strerror(-err));
+		return err;
+	}
+	if ((err = main_bind((*out)->cfg, m->cur->cfg, m->n, fds))) {
+		gen_put(*out);
+		*out = NULL;
+	}
+	return err;
+}
+
+/* SIGHUP: reads the configuration file again. A file with errors, or one
+ * that changes what only a restart can change, leaves everything as it
+ * was. Otherwise every worker is handed the new generation: requests that
+ * start from then on run under it, those in flight finish under theirs. */
+static void main_reload(struct main_state *m)
+{
+	struct worker_update **u = calloc((size_t)m->n, sizeof(*u));
+	int *fds = malloc(sizeof(int) * (size_t)m->n * CFG_MAX_LISTEN);
+	char *why = NULL;
+	size_t why_len = 0;
+	FILE *f = open_memstream(&why, &why_len);
+	struct gen *g = NULL;
+	int err = !u || !fds || !f ? -ENOMEM : 0;
+
+	for (int i = 0; !err && i < m->n; i++)
+		if (!(u[i] = malloc(sizeof(*u[i]))))
+			err = -ENOMEM;
+	if (!err)
+		err = main_reload_prepare(m, f, &g, fds);
+	if (f)
+		fclose(f);
+	if (why)
+		main_log_lines(LOG_ERROR, why);
+	if (err) {
+		log_main(LOG_ERROR, "reload of %s refused (%s): configuration %llu stays", m->path,
+		         err == -EINVAL ? "see above" : strerror(-err),
+		         (unsigned long long)m->cur->serial);
+		metrics_config_reload(m->metrics, false);
+	} else {
+		for (int i = 0; i < m->n; i++) {
+			gen_get(g);
+			u[i]->g = g;
+			memcpy(u[i]->fds, &fds[i * CFG_MAX_LISTEN], sizeof(u[i]->fds));
+			worker_update(&m->workers[i], u[i]);
+			u[i] = NULL;
+		}
+		m->cur = g;
+		gen_set_current(g);
+		log_level = log_level_parse(g->cfg->gw.log_level);
+		metrics_config_reload(m->metrics, true);
+		log_main(LOG_INFO, "%s reloaded: configuration %llu, %d routes, %d upstreams",
+		         m->path, (unsigned long long)g->serial, g->cfg->n_routes,
+		         g->cfg->n_upstreams);
+	}
+	for (int i = 0; u && i < m->n; i++)
+		free(u[i]);
+	free(u);
+	free(fds);
+	free(why);
+}
+
+static void main_on_reload(evutil_socket_t sig, short what, void *arg)
+{
+	struct main_state *m = arg;
+	struct timeval soon = {0, 50 * 1000};
+
+	if (m->draining) {
+		log_main(LOG_WARN, "reload ignored: the gateway is stopping");
+		return;
+	}
+	/* one reload at a time: the workers take the last one up within a
+	 * loop turn, so a second SIGHUP right after it waits that long */
+	for (int i = 0; i < m->n; i++) {
+		if (worker_serial(&m->workers[i]) != m->cur->serial) {
+			evtimer_add(m->reload_retry, &soon);
+			return;
+		}
+	}
+	main_reload(m);
+}
+
+static void main_on_reload_retry(evutil_socket_t fd, short what, void *arg)
+{
+	main_on_reload(SIGHUP, what, arg);
 }
 
 /* The metrics registry for the routes and upstreams of <c>, or NULL. */
@@ -158,12 +295,24 @@ static struct metrics *main_metrics(const struct cfg *c)
 	return m;
 }
 
-static int main_run(const struct cfg *c)
+static int main_write_pid(const char *path)
 {
-	const struct cfg_gateway *g = &c->gw;
-	struct main_state m = {0};
-	struct event *sigs[3];
-	struct metrics *metrics;
+	FILE *f = fopen(path, "we");
+
+	if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
+		log_main(LOG_ERROR, "cannot write pid_file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Runs the gateway on config <c>, which it owns. */
+static int main_run(const char *path, struct cfg *c)
+{
+	const struct cfg_gateway *gw = &c->gw;
+	struct main_state m = {.path = path};
+	struct event *sigs[4];
+	struct gen *boot;
 	int *fds, alog_fd, err, started = 0;
 
 	/* Body bytes pass through evbuffer chunks of up to a few hundred kB.
@@ -175,38 +324,54 @@ static int main_run(const struct cfg *c)
 	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	mallopt(M_TRIM_THRESHOLD, 16 << 20);
 	signal(SIGPIPE, SIG_IGN);
-	alog_fd = main_open_access_log(g->access_log);
-	if (alog_fd < 0 && strcmp(g->access_log, "off") != 0) {
-		log_main(LOG_ERROR, "cannot open access_log %s: %s", g->access_log,
+	alog_fd = main_open_access_log(gw->access_log);
+	if (alog_fd < 0 && strcmp(gw->access_log, "off") != 0) {
+		log_main(LOG_ERROR, "cannot open access_log %s: %s", gw->access_log,
 		         strerror(errno));
+		cfg_free(c);
 		return 1;
 	}
-	m.n = g->workers;
+	m.n = gw->workers;
 	m.workers = calloc((size_t)m.n, sizeof(*m.workers));
 	fds = malloc(sizeof(int) * (size_t)m.n * CFG_MAX_LISTEN);
 	m.base = event_base_new();
-	if (!m.workers || !fds || !m.base)
-		return 1;
-	if (main_bind_all(c, m.n, fds) < 0)
-		return 1;
-	if (!(metrics = main_metrics(c))) {
-		log_main(LOG_ERROR, "cannot create the metrics: %s", strerror(errno));
+	if (!m.workers || !fds || !m.base || main_bind(c, NULL, m.n, fds) < 0 ||
+	    (gw->pid_file && main_write_pid(gw->pid_file) < 0)) {
+		cfg_free(c);
 		return 1;
 	}
-	metrics_set_process(metrics);
+	if (!(m.metrics = main_metrics(c))) {
+		log_main(LOG_ERROR, "cannot create the metrics: %s", strerror(errno));
+		cfg_free(c);
+		return 1;
+	}
+	metrics_set_process(m.metrics);
 	if ((err = flt_init_all(flt_builtin, c))) {
 		log_main(LOG_ERROR, "filter initialisation failed: %s", strerror(-err));
+		cfg_free(c);
 		return 1;
 	}
+	if (!(boot = gen_new(c, 1, m.metrics, flt_builtin, &err))) {
+		log_main(LOG_ERROR, "cannot set up the configuration: %s", strerror(-err));
+		flt_deinit_all(flt_builtin);
+		return 1;
+	}
+	/* The exporters and the admin listener keep pointers into the boot
+	 * config for the process's life (what they read takes a restart to
+	 * change): this reference keeps it. */
+	gen_get(boot);
+	m.cur = boot;
+	gen_set_current(boot);
 	/* after the filters: their init() adds their admin routes */
-	if (admin_start(c, metrics)) {
+	if (admin_start(c, m.metrics)) {
 		flt_deinit_all(flt_builtin);
 		return 1;
 	}
 	for (int i = 0; i < m.n; i++) {
-		err = worker_init(&m.workers[i], i, c, flt_builtin, &fds[i * CFG_MAX_LISTEN],
-		                  g->n_listen, alog_fd);
-		m.workers[i].m = metrics_worker(metrics, i);
+		gen_get(boot);
+		err = worker_init(&m.workers[i], i, boot, flt_builtin, &fds[i * CFG_MAX_LISTEN],
+		                  gw->n_listen, alog_fd);
+		m.workers[i].m = metrics_worker(m.metrics, i);
 		if (!err)
 			err = worker_start(&m.workers[i]);
 		if (err) {
@@ -218,9 +383,11 @@ static int main_run(const struct cfg *c)
 	sigs[0] = evsignal_new(m.base, SIGTERM, main_on_signal, &m);
 	sigs[1] = evsignal_new(m.base, SIGINT, main_on_signal, &m);
 	sigs[2] = evsignal_new(m.base, SIGUSR1, main_on_reopen, &m);
-	m.access_log = g->access_log;
+	sigs[3] = evsignal_new(m.base, SIGHUP, main_on_reload, &m);
+	m.reload_retry = evtimer_new(m.base, main_on_reload_retry, &m);
+	m.access_log = gw->access_log;
 	m.alog_fd = alog_fd;
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		evsignal_add(sigs[i], NULL);
 	if (started == m.n) {
 		log_main(LOG_INFO, "ready (%d workers)", m.n);
@@ -234,39 +401,86 @@ static int main_run(const struct cfg *c)
 	log_main(LOG_INFO, "stopped");
 	admin_stop(); /* its handlers may read what the filters own */
 	flt_deinit_all(flt_builtin);
+	gen_set_current(NULL);
+	gen_put(boot);
 	metrics_set_process(NULL);
-	metrics_free(metrics);
-	for (int i = 0; i < 3; i++)
+	metrics_free(m.metrics);
+	for (int i = 0; i < 4; i++)
 		event_free(sigs[i]);
+	event_free(m.reload_retry);
 	event_base_free(m.base);
 	free(m.workers);
 	free(fds);
 	if (alog_fd > STDERR_FILENO)
 		close(alog_fd);
+	if (gw->pid_file)
+		unlink(gw->pid_file);
 	return started == m.n ? 0 : 1;
+}
+
+/* tracegate -s: signals the running gateway whose PID the pid_file of the
+ * config at <path> holds. */
+static int main_send(const char *path, const char *what)
+{
+	static const struct {
+		const char *name;
+		int sig;
+	} cmds[] = {{"reload", SIGHUP}, {"reopen", SIGUSR1}, {"stop", SIGTERM}};
+	struct cfg *c;
+	char buf[32] = "";
+	long pid = 0;
+	FILE *f;
+	int sig = 0, rc = 1;
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(what, cmds[i].name) == 0)
+			sig = cmds[i].sig;
+	if (!sig) {
+		fprintf(stderr, "tracegate: -s %s: expected reload, reopen or stop\n", what);
+		return 2;
+	}
+	if (cfg_load(path, stderr, &c) < 0)
+		return 2;
+	if (!c->gw.pid_file) {
+		fprintf(stderr, "tracegate: %s sets no [gateway] pid_file: -s needs it\n", path);
+	} else if (!(f = fopen(c->gw.pid_file, "re"))) {
+		fprintf(stderr, "tracegate: %s: %s (is the gateway running?)\n", c->gw.pid_file,
+		        strerror(errno));
+	} else {
+		if (!fgets(buf, sizeof(buf), f) || (pid = strtol(buf, NULL, 10)) <= 1)
+			fprintf(stderr, "tracegate: %s holds no PID\n", c->gw.pid_file);
+		else if (kill((pid_t)pid, sig) < 0)
+			fprintf(stderr, "tracegate: process %ld: %s\n", pid, strerror(errno));
+		else
+			rc = 0;
+		fclose(f);
+	}
+	cfg_free(c);
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	        {"config", required_argument, NULL, 'c'},
-	        {"test", no_argument, NULL, 't'},
-	        {"version", no_argument, NULL, 'v'},
-	        {"help", no_argument, NULL, 'h'},
-	        {NULL, 0, NULL, 0},
+	        {"config", required_argument, NULL, 'c'}, {"test", no_argument, NULL, 't'},
+	        {"signal", required_argument, NULL, 's'}, {"version", no_argument, NULL, 'v'},
+	        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
-	const char *path = NULL;
+	const char *path = NULL, *signame = NULL;
 	bool test = false;
 	struct cfg *c;
 	int opt, rc;
 
-	while ((opt = getopt_long(argc, argv, "c:tvh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:ts:vh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			path = optarg;
 			break;
 		case 't':
 			test = true;
+			break;
+		case 's':
+			signame = optarg;
 			break;
 		case 'v':
 			printf("tracegate %s\n", TG_VERSION);
@@ -279,7 +493,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!path || optind != argc) {
+	if (!path || optind != argc || (test && signame)) {
 		main_usage(stderr);
 		return 2;
 	}
@@ -287,6 +501,8 @@ int main(int argc, char **argv)
 		log_main(LOG_ERROR, "filter configuration tables: %s", strerror(-rc));
 		return 1;
 	}
+	if (signame)
+		return main_send(path, signame);
 	if (cfg_load(path, stderr, &c) < 0)
 		return 2;
 	if (test) {
@@ -295,7 +511,5 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_level = log_level_parse(c->gw.log_level);
-	rc = main_run(c);
-	cfg_free(c);
-	return rc;
+	return main_run(path, c);
 }

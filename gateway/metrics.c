@@ -23,6 +23,9 @@
  * writers 64 bytes apart still contend. */
 #define METRICS_LINE  128
 #define METRICS_MAX_N 65536 /* routes or upstreams: a typo guard, not a real limit */
+/* Slots for route and upstream names that reloads add: a name keeps its slot
+ * for the process's life, so its counters never go back to zero. */
+#define METRICS_SPARE 256
 
 const uint64_t metrics_dur_le_ns[METRICS_DUR_N - 1] = {
         1000000,   2500000,   5000000,    10000000,   25000000,   50000000,    100000000,
@@ -55,15 +58,21 @@ static const struct {
 
 struct metrics {
 	int n_workers;
-	int n_routes;
-	int n_ups;
-	char **route_names;
-	char **ups_names;
+	int cap_routes; /* slots; slot cap_routes is METRICS_NO_ROUTE */
+	int cap_ups;
+	/* Named slots. A name is written before the count that shows it is
+	 * published (release), so the scrape (acquire) never reads a slot
+	 * that is being named. Main thread writes, admin thread reads. */
+	_Atomic int n_routes;
+	_Atomic int n_ups;
+	char **route_names;   /* [cap_routes] */
+	char **ups_names;     /* [cap_ups] */
 	struct metrics_w **w; /* [n_workers] */
 	/* Offsets of the arrays from req[0]: every block has the same layout,
 	 * so the scrape names a counter by one index for all workers. */
 	size_t o_dur, o_dur_ns, o_ups;
 	_Atomic uint64_t reloads;
+	_Atomic uint64_t reload_failures;
 	struct {
 		metrics_source_fn fn;
 		void *arg;
@@ -76,9 +85,9 @@ static size_t metrics_round(size_t n)
 	return (n + METRICS_LINE - 1) / METRICS_LINE * METRICS_LINE;
 }
 
-static char **metrics_names(int n, const char *const *names)
+static char **metrics_names(int n, int cap, const char *const *names)
 {
-	char **v = calloc(n ? (size_t)n : 1, sizeof(*v));
+	char **v = calloc((size_t)cap, sizeof(*v));
 
 	for (int i = 0; v && i < n; i++) {
 		if (!(v[i] = strdup(names[i]))) {
@@ -105,7 +114,7 @@ struct metrics *metrics_new(int n_workers, int n_routes, const char *const *rout
                             const char *const *ups_names)
 {
 	struct metrics *m;
-	size_t slots = (size_t)n_routes + 1, n_ctr, hdr, size;
+	size_t slots, n_ctr, hdr, size;
 
 	if (n_workers < 1 || n_workers > METRICS_MAX_N ||
 	    !metrics_names_ok(n_routes, route_names) || !metrics_names_ok(n_ups, ups_names)) {
@@ -116,19 +125,22 @@ struct metrics *metrics_new(int n_workers, int n_routes, const char *const *rout
 	if (!m)
 		goto nomem;
 	m->n_workers = n_workers;
-	m->n_routes = n_routes;
-	m->n_ups = n_ups;
+	m->cap_routes = n_routes + METRICS_SPARE;
+	m->cap_ups = n_ups + METRICS_SPARE;
+	atomic_init(&m->n_routes, n_routes);
+	atomic_init(&m->n_ups, n_ups);
+	slots = (size_t)m->cap_routes + 1;
 	m->o_dur = slots * METRICS_CODE_N;
 	m->o_dur_ns = m->o_dur + slots * METRICS_DUR_N;
 	m->o_ups = m->o_dur_ns + slots;
-	n_ctr = m->o_ups + (size_t)n_ups * METRICS_UPS_N;
+	n_ctr = m->o_ups + (size_t)m->cap_ups * METRICS_UPS_N;
 	/* The header shares its first line with nothing another thread
 	 * writes: the worker's own gauge only. */
 	hdr = metrics_round(sizeof(struct metrics_w));
 	size = metrics_round(hdr + n_ctr * sizeof(_Atomic uint64_t));
 
-	m->route_names = metrics_names(n_routes, route_names);
-	m->ups_names = metrics_names(n_ups, ups_names);
+	m->route_names = metrics_names(n_routes, m->cap_routes, route_names);
+	m->ups_names = metrics_names(n_ups, m->cap_ups, ups_names);
 	m->w = calloc((size_t)n_workers, sizeof(*m->w));
 	if (!m->route_names || !m->ups_names || !m->w)
 		goto nomem;
@@ -140,8 +152,8 @@ struct metrics *metrics_new(int n_workers, int n_routes, const char *const *rout
 		/* All-zero bytes are a zero lock-free atomic on every target
 		 * we build for; atomic_init() on each would say the same. */
 		memset(w, 0, size);
-		w->n_routes = n_routes;
-		w->n_ups = n_ups;
+		w->n_routes = m->cap_routes;
+		w->n_ups = m->cap_ups;
 		w->req = (_Atomic uint64_t *)((char *)w + hdr);
 		w->dur = w->req + m->o_dur;
 		w->dur_ns = w->req + m->o_dur_ns;
@@ -162,10 +174,10 @@ void metrics_free(struct metrics *m)
 	for (int i = 0; m->w && i < m->n_workers; i++)
 		free(m->w[i]);
 	free(m->w);
-	for (int i = 0; m->route_names && i < m->n_routes; i++)
+	for (int i = 0; m->route_names && i < m->cap_routes; i++)
 		free(m->route_names[i]);
 	free(m->route_names);
-	for (int i = 0; m->ups_names && i < m->n_ups; i++)
+	for (int i = 0; m->ups_names && i < m->cap_ups; i++)
 		free(m->ups_names[i]);
 	free(m->ups_names);
 	free(m);
@@ -176,9 +188,36 @@ struct metrics_w *metrics_worker(struct metrics *m, int w)
 	return w >= 0 && w < m->n_workers ? m->w[w] : NULL;
 }
 
-void metrics_config_reload(struct metrics *m)
+void metrics_config_reload(struct metrics *m, bool ok)
 {
-	atomic_fetch_add_explicit(&m->reloads, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(ok ? &m->reloads : &m->reload_failures, 1, memory_order_relaxed);
+}
+
+/* The slot of <name> among the <*n> named of <names>, naming a free one
+ * when <name> is new. */
+static int metrics_slot(char **names, _Atomic int *n, int cap, const char *name)
+{
+	int have = atomic_load_explicit(n, memory_order_relaxed);
+
+	for (int i = 0; i < have; i++)
+		if (strcmp(names[i], name) == 0)
+			return i;
+	if (have == cap)
+		return -ENOSPC;
+	if (!(names[have] = strdup(name)))
+		return -ENOMEM;
+	atomic_store_explicit(n, have + 1, memory_order_release);
+	return have;
+}
+
+int metrics_route_slot(struct metrics *m, const char *name)
+{
+	return metrics_slot(m->route_names, &m->n_routes, m->cap_routes, name);
+}
+
+int metrics_ups_slot(struct metrics *m, const char *name)
+{
+	return metrics_slot(m->ups_names, &m->n_ups, m->cap_ups, name);
 }
 
 int metrics_add_source(struct metrics *m, metrics_source_fn fn, void *arg)
@@ -402,7 +441,16 @@ static uint64_t metrics_sum(const struct metrics *m, size_t i)
 
 static const char *metrics_route_name(const struct metrics *m, int r)
 {
-	return r < m->n_routes ? m->route_names[r] : METRICS_NO_ROUTE_NAME;
+	return r < m->cap_routes ? m->route_names[r] : METRICS_NO_ROUTE_NAME;
+}
+
+/* The route slot after <r> to render: the named ones, then METRICS_NO_ROUTE's
+ * (cap_routes), then cap_routes + 1: the end. */
+static int metrics_route_next(struct metrics *m, int r)
+{
+	if (r >= m->cap_routes)
+		return m->cap_routes + 1;
+	return ++r < atomic_load_explicit(&m->n_routes, memory_order_acquire) ? r : m->cap_routes;
 }
 
 static int metrics_render_requests(struct metrics *m, struct evbuffer *out)
@@ -411,7 +459,8 @@ static int metrics_render_requests(struct metrics *m, struct evbuffer *out)
 	int rc = metrics_write_family(out, name, METRICS_COUNTER,
 	                              "Requests answered, by route and status class.");
 
-	for (int r = 0; !rc && r <= m->n_routes; r++) {
+	for (int r = metrics_route_next(m, -1); !rc && r <= m->cap_routes;
+	     r = metrics_route_next(m, r)) {
 		for (int c = 0; !rc && c < METRICS_CODE_N; c++) {
 			const char *labels[] = {"route", metrics_route_name(m, r), "code_class",
 			                        metrics_code_name[c], NULL};
@@ -429,7 +478,8 @@ static int metrics_render_durations(struct metrics *m, struct evbuffer *out)
 	int rc = metrics_write_family(out, name, METRICS_HISTOGRAM,
 	                              "Time taken to answer requests, by route.");
 
-	for (int r = 0; !rc && r <= m->n_routes; r++) {
+	for (int r = metrics_route_next(m, -1); !rc && r <= m->cap_routes;
+	     r = metrics_route_next(m, r)) {
 		const char *labels[] = {"route", metrics_route_name(m, r), NULL};
 		size_t o = m->o_dur + (size_t)r * METRICS_DUR_N;
 		uint64_t counts[METRICS_DUR_N];
@@ -459,14 +509,14 @@ static int metrics_render_conns(struct metrics *m, struct evbuffer *out)
 
 static int metrics_render_ups(struct metrics *m, struct evbuffer *out)
 {
-	int rc = 0;
+	int rc = 0, n_ups = atomic_load_explicit(&m->n_ups, memory_order_acquire);
 
 	for (int f = 0; !rc && f < METRICS_UPS_N; f++) {
 		const char *name = metrics_ups_fam[f].name;
 
 		rc = metrics_write_family(out, name, metrics_ups_fam[f].type,
 		                          metrics_ups_fam[f].help);
-		for (int u = 0; !rc && u < m->n_ups; u++) {
+		for (int u = 0; !rc && u < n_ups; u++) {
 			const char *labels[] = {"upstream", m->ups_names[u], NULL};
 			uint64_t v = metrics_sum(m, m->o_ups + (size_t)u * METRICS_UPS_N + f);
 
@@ -480,12 +530,20 @@ static int metrics_render_ups(struct metrics *m, struct evbuffer *out)
 
 static int metrics_render_reloads(struct metrics *m, struct evbuffer *out)
 {
-	static const char name[] = "tracegate_config_reloads_total";
-	int rc = metrics_write_family(out, name, METRICS_COUNTER, "Configuration reloads.");
+	static const char ok[] = "tracegate_config_reloads_total";
+	static const char bad[] = "tracegate_config_reload_failures_total";
+	int rc;
 
-	return rc ? rc
-	          : metrics_write_u64(out, name, NULL,
-	                              atomic_load_explicit(&m->reloads, memory_order_relaxed));
+	if ((rc = metrics_write_family(out, ok, METRICS_COUNTER,
+	                               "Configuration reloads that took effect.")) ||
+	    (rc = metrics_write_u64(out, ok, NULL,
+	                            atomic_load_explicit(&m->reloads, memory_order_relaxed))) ||
+	    (rc = metrics_write_family(out, bad, METRICS_COUNTER,
+	                               "Configuration reloads refused: the file had errors, or "
+	                               "changed what takes a restart.")))
+		return rc;
+	return metrics_write_u64(out, bad, NULL,
+	                         atomic_load_explicit(&m->reload_failures, memory_order_relaxed));
 }
 
 int metrics_render(struct metrics *m, struct evbuffer *out)

@@ -4,9 +4,11 @@
  * increment is a relaxed load and a relaxed store on an _Atomic uint64_t: a
  * plain mov on x86-64, no lock prefix, no fence, and still no data race with
  * the admin thread, which reads every block and sums them at scrape time.
- * Routes and upstreams are known at boot: their counters are arrays indexed
- * by the config's route and upstream indexes, fixed by metrics_new(); nothing
- * is hashed or allocated after it.
+ * Routes and upstreams have slots: arrays of counters indexed by a slot
+ * number. metrics_new() gives the boot config's routes and upstreams the
+ * slots of their config indexes and keeps spare ones; a reload that brings
+ * a new name takes a spare slot (metrics_route_slot()), and a name keeps its
+ * slot for the process's life. Nothing is hashed or allocated per request.
  *
  * The scrape (metrics_render) writes Prometheus text format 0.0.4 into an
  * evbuffer, which evhttp sends as it is. Other modules add their own
@@ -17,6 +19,7 @@
 #define TG_METRICS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct evbuffer;
@@ -155,9 +158,17 @@ struct metrics *metrics_process(void);
  * so workers never write a line another worker writes. Any thread. */
 struct metrics_w *metrics_worker(struct metrics *m, int w);
 
-/* Counts one configuration reload (tracegate_config_reloads_total). Rare
- * and outside the workers, so an atomic add. Any thread. */
-void metrics_config_reload(struct metrics *m);
+/* Counts one configuration reload: one that took effect when <ok>
+ * (tracegate_config_reloads_total), else one that was refused
+ * (tracegate_config_reload_failures_total). Any thread. */
+void metrics_config_reload(struct metrics *m, bool ok);
+
+/* Returns the slot of route (upstream) <name>: the one it had, or a spare
+ * one named now, which the scrape shows from then on. Returns -ENOSPC when
+ * no spare slot is left (a restart starts over) or -ENOMEM. Main thread,
+ * before any worker counts on the slot. */
+int metrics_route_slot(struct metrics *m, const char *name);
+int metrics_ups_slot(struct metrics *m, const char *name);
 
 /* A source of extra families for the scrape: appends them to <out> through
  * the metrics_write_* helpers, each family's samples together after its

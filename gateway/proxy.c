@@ -114,7 +114,7 @@ static const char *proxy_err_text(enum txn_ups_err e)
 /* The index of <t>'s upstream in the config, for the metrics. */
 static int proxy_ups_index(const struct txn *t)
 {
-	return (int)(t->ups - t->w->ups);
+	return t->ups->mslot;
 }
 
 /* The current attempt failed before a response head reached the client:
@@ -247,7 +247,7 @@ static void proxy_pump_request(struct txn *t)
 {
 	struct evbuffer *in = bufferevent_get_input(t->c->bev);
 	struct evbuffer *out = bufferevent_get_output(t->uc->bev);
-	uint64_t max = t->w->cfg->gw.max_body_bytes;
+	uint64_t max = t->cfg->gw.max_body_bytes;
 	int r;
 
 	if ((t->flags & TXN_F_REQ_BODY_DONE) || !(t->flags & TXN_F_HEAD_SENT))
@@ -369,10 +369,10 @@ void proxy_start(struct txn *t)
 		h1c_reply_local(t, status, "refused by a filter");
 		return;
 	}
-	t->ups = &t->w->ups[t->route->upstream - t->w->cfg->upstreams];
+	t->ups = t->wg->ups[t->route->upstream - t->cfg->upstreams];
 	/* a client that stops sending its body or stops reading the response
 	 * is cut after client_timeout_ms of no progress */
-	proxy_tv(&tv, t->w->cfg->gw.client_timeout_ms);
+	proxy_tv(&tv, t->cfg->gw.client_timeout_ms);
 	bufferevent_set_timeouts(t->c->bev, (t->flags & TXN_F_REQ_BODY_DONE) ? NULL : &tv, &tv);
 	bufferevent_setwatermark(t->c->bev, EV_WRITE, PROXY_LOW, 0);
 	proxy_attempt(t, NULL);
@@ -454,7 +454,7 @@ static void proxy_start_tunnel(struct txn *t)
  * when <t> was failed. */
 static int proxy_read_head(struct txn *t)
 {
-	const struct cfg_gateway *g = &t->w->cfg->gw;
+	const struct cfg_gateway *g = &t->cfg->gw;
 	struct evbuffer *in = bufferevent_get_input(t->uc->bev);
 	struct h1_limits lim = {g->max_head_bytes, g->max_target_bytes, g->max_headers};
 

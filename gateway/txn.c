@@ -9,6 +9,7 @@
 
 #include "cfg.h"
 #include "conn.h"
+#include "gen.h"
 #include "metrics.h"
 #include "txn.h"
 #include "upstream.h"
@@ -27,8 +28,13 @@ struct txn *txn_new(struct conn *c, uint64_t start_ns)
 	t->w = c->w;
 	t->id = ++c->n_req;
 	t->filters = c->w->filters;
+	/* new requests take the worker's current generation; this one keeps
+	 * it to its end, whatever reloads happen meanwhile */
+	t->wg = worker_gen_take(c->w);
+	t->cfg = t->wg->g->cfg;
+	t->flt_gen = t->wg->g->flt;
 	arena_init(&t->arena, t->arena_buf, sizeof(t->arena_buf),
-	           (size_t)c->w->cfg->gw.max_head_bytes * 4 + 65536);
+	           (size_t)t->cfg->gw.max_head_bytes * 4 + 65536);
 	t->req.a = &t->arena;
 	t->resp.a = &t->arena;
 	t->req.h.content_length = -1;
@@ -108,11 +114,13 @@ void txn_finish(struct txn *t, enum txn_end end)
 	if (t->status == 0 && end == TXN_END_ABORT)
 		t->status = 499; /* nginx's "client closed request", for the log only */
 	txn_access_log(t);
-	metrics_req(t->w->m, t->route ? (int)(t->route - t->w->cfg->routes) : METRICS_NO_ROUTE,
+	metrics_req(t->w->m,
+	            t->route ? t->wg->g->route_slot[t->route - t->cfg->routes] : METRICS_NO_ROUTE,
 	            t->status, t->tm.end_ns - t->tm.start_ns);
 	flt_end(t);
 	if (t->c->txn == t)
 		t->c->txn = NULL;
 	arena_deinit(&t->arena);
+	worker_gen_release(t->w, t->wg);
 	free(t);
 }

@@ -19,7 +19,9 @@
 
 struct conn;
 struct worker;
+struct cfg;
 struct cfg_route;
+struct wgen;
 struct ups;
 struct ups_server;
 struct uconn;
@@ -76,8 +78,11 @@ enum txn_ups_err {
 struct txn {
 	struct conn *c;
 	struct worker *w;
-	uint64_t id; /* per connection, from 1 */
+	uint64_t id;           /* per connection, from 1 */
+	struct wgen *wg;       /* the config generation it started in */
+	const struct cfg *cfg; /* wg's config */
 	const struct flt_ops *const *filters;
+	void *const *flt_gen; /* each filter's state for that config (gen.h) */
 	void *flt_ctx[FLT_MAX];
 
 	struct http_msg req;

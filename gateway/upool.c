@@ -102,7 +102,7 @@ struct uconn *upool_connect(struct ups_server *s)
 		return NULL;
 	}
 	conn_own_reads(uc->bev);
-	metrics_ups_conns_add(w->m, (int)(s->ups - w->ups), 1);
+	metrics_ups_conns_add(w->m, s->ups->mslot, 1);
 	return uc;
 }
 
@@ -112,7 +112,7 @@ void upool_put(struct uconn *uc)
 	const struct cfg_upstream *c = s->ups->cfg;
 	struct timeval tv = {c->idle_timeout_ms / 1000, (c->idle_timeout_ms % 1000) * 1000};
 
-	if (s->n_idle >= c->keepalive || s->ups->w->draining) {
+	if (s->n_idle >= c->keepalive || s->ups->w->draining || s->ups->retired) {
 		upool_free(uc);
 		return;
 	}
@@ -129,7 +129,7 @@ void upool_free(struct uconn *uc)
 {
 	struct worker *w = uc->srv->ups->w;
 
-	metrics_ups_conns_add(w->m, (int)(uc->srv->ups - w->ups), -1);
+	metrics_ups_conns_add(w->m, uc->srv->ups->mslot, -1);
 	bufferevent_free(uc->bev);
 	free(uc);
 }

@@ -3,52 +3,74 @@
  * max_fails consecutive failures for fail_timeout_ms).
  */
 #include <stdlib.h>
+#include <string.h>
 
+#include "gen.h"
 #include "log.h"
 #include "upool.h"
 #include "upstream.h"
 #include "util.h"
 #include "worker.h"
 
-struct ups *ups_new_all(struct worker *w, const struct cfg *c)
+struct ups *ups_new(struct worker *w, struct gen *g, int i)
 {
-	struct ups *all = calloc((size_t)c->n_upstreams ? (size_t)c->n_upstreams : 1, sizeof(*all));
+	const struct cfg_upstream *c = &g->cfg->upstreams[i];
+	struct ups *u = calloc(1, sizeof(*u));
 
-	if (!all)
+	if (!u || !(u->srv = calloc((size_t)c->n_servers, sizeof(*u->srv)))) {
+		free(u);
 		return NULL;
-	for (int i = 0; i < c->n_upstreams; i++) {
-		struct ups *u = &all[i];
-
-		u->cfg = &c->upstreams[i];
-		u->w = w;
-		u->n_srv = u->cfg->n_servers;
-		u->srv = calloc((size_t)u->n_srv, sizeof(*u->srv));
-		if (!u->srv) {
-			ups_free_all(all, i);
-			return NULL;
-		}
-		/* workers start at different servers so that a burst of new
-		 * connections does not land on the first server only */
-		u->rr = (uint32_t)w->id;
-		for (int j = 0; j < u->n_srv; j++) {
-			u->srv[j].addr = &u->cfg->servers[j];
-			u->srv[j].ups = u;
-			TAILQ_INIT(&u->srv[j].idle);
-		}
 	}
-	return all;
+	u->cfg = c;
+	u->w = w;
+	u->n_srv = c->n_servers;
+	u->mslot = g->ups_slot[i];
+	u->refs = 1;
+	u->gen = g;
+	gen_get(g);
+	/* workers start at different servers so that a burst of new
+	 * connections does not land on the first server only */
+	u->rr = (uint32_t)w->id;
+	for (int j = 0; j < u->n_srv; j++) {
+		u->srv[j].addr = &c->servers[j];
+		u->srv[j].ups = u;
+		TAILQ_INIT(&u->srv[j].idle);
+	}
+	return u;
 }
 
-void ups_free_all(struct ups *all, int n)
+bool ups_same(const struct ups *u, const struct cfg_upstream *c)
 {
-	if (!all)
+	return strcmp(u->cfg->name, c->name) == 0 &&
+	       cfg_keys_same(&cfg_sections_upstream, u->cfg, c);
+}
+
+void ups_get(struct ups *u, struct gen *g, int i)
+{
+	const struct cfg_upstream *c = &g->cfg->upstreams[i];
+
+	/* Same values at another address: the requests of older generations
+	 * read the same settings through either. The reference keeps the
+	 * memory <u> reads alive, whichever generation goes first. */
+	gen_get(g);
+	gen_put(u->gen);
+	u->gen = g;
+	u->cfg = c;
+	for (int j = 0; j < u->n_srv; j++)
+		u->srv[j].addr = &c->servers[j];
+	u->refs++;
+	u->retired = false;
+}
+
+void ups_put(struct ups *u)
+{
+	if (--u->refs)
 		return;
-	for (int i = 0; i < n; i++) {
-		for (int j = 0; j < all[i].n_srv && all[i].srv; j++)
-			upool_flush(&all[i].srv[j]);
-		free(all[i].srv);
-	}
-	free(all);
+	for (int j = 0; j < u->n_srv; j++)
+		upool_flush(&u->srv[j]);
+	free(u->srv);
+	gen_put(u->gen);
+	free(u);
 }
 
 static bool ups_in_service(const struct ups_server *s, uint64_t now)

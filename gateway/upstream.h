@@ -1,6 +1,10 @@
 /* upstream.h: an [upstream] as one worker sees it: servers, balancing,
  * passive health. Per worker, so choosing a server takes no lock; each
  * worker learns on its own that a server is failing.
+ *
+ * A reload that leaves an upstream's settings as they were hands the same
+ * struct ups, pool and health included, to the new generation: the worker's
+ * generations that use it hold a reference each (ups_get(), ups_put()).
  */
 #ifndef TG_UPSTREAM_H
 #define TG_UPSTREAM_H
@@ -11,6 +15,7 @@
 
 #include "cfg.h"
 
+struct gen;
 struct uconn;
 struct worker;
 
@@ -30,13 +35,25 @@ struct ups {
 	uint32_t rr; /* round-robin cursor */
 	int n_srv;
 	struct ups_server *srv;
+	int mslot;       /* its metrics slot */
+	uint32_t refs;   /* the worker's generations that use it */
+	bool retired;    /* the current generation does not: pool nothing more */
+	struct gen *gen; /* whose config cfg points into (a reference) */
 };
 
-/* Returns an array of one struct ups per upstream of <c>, or NULL. */
-struct ups *ups_new_all(struct worker *w, const struct cfg *c);
+/* Returns a new ups of worker <w> for upstream <i> of generation <g>, with
+ * one reference; NULL on ENOMEM. */
+struct ups *ups_new(struct worker *w, struct gen *g, int i);
 
-/* Frees what ups_new_all() returned, closing pooled connections. */
-void ups_free_all(struct ups *u, int n);
+/* Returns true when <u> runs as <c> says: same name and same settings. */
+bool ups_same(const struct ups *u, const struct cfg_upstream *c);
+
+/* Takes one more reference to <u> for generation <g>, whose upstream <i> is
+ * the same as u->cfg by ups_same(): <u> reads that one from now on. */
+void ups_get(struct ups *u, struct gen *g, int i);
+
+/* Drops a reference; the last frees <u>, closing its pooled connections. */
+void ups_put(struct ups *u);
 
 /* Chooses a server of <u> by its balance, skipping ejected ones and <avoid>
  * (NULL for none). When every server is out, returns the one whose

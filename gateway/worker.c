@@ -1,6 +1,6 @@
 /* worker.c: a worker thread: its event_base, its SO_REUSEPORT listeners, its
- * connections and upstream pools, its batch of access-log lines, and the
- * graceful drain on stop.
+ * connections and upstream pools, its batch of access-log lines, the
+ * switch to a reloaded configuration, and the graceful drain on stop.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -14,6 +14,7 @@
 #include <event2/listener.h>
 
 #include "conn.h"
+#include "gen.h"
 #include "log.h"
 #include "upstream.h"
 #include "worker.h"
@@ -111,6 +112,166 @@ static void worker_on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(w->base, NULL);
 }
 
+/* ---- configuration generations ---- */
+
+static void worker_wgen_free(struct wgen *wg)
+{
+	for (int i = 0; i < wg->g->cfg->n_upstreams; i++)
+		ups_put(wg->ups[i]);
+	gen_put(wg->g);
+	free(wg);
+}
+
+void worker_gen_release(struct worker *w, struct wgen *wg)
+{
+	if (--wg->users == 0)
+		worker_wgen_free(wg);
+}
+
+/* The worker's view of generation <g>: the upstreams whose settings did not
+ * change come over from the current view with their pools and health; the
+ * others start afresh. NULL on ENOMEM (nothing taken). */
+static struct wgen *worker_wgen_new(struct worker *w, struct gen *g)
+{
+	const struct cfg *c = g->cfg;
+	struct wgen *wg = calloc(1, sizeof(*wg) + (size_t)c->n_upstreams * sizeof(wg->ups[0]));
+	int i;
+
+	if (!wg)
+		return NULL;
+	for (i = 0; i < c->n_upstreams; i++) {
+		struct ups *old = NULL;
+
+		for (int j = 0; w->cur && j < w->cfg->n_upstreams && !old; j++)
+			if (ups_same(w->cur->ups[j], &c->upstreams[i]))
+				old = w->cur->ups[j];
+		if (old)
+			continue; /* taken below, once nothing can fail */
+		if (!(wg->ups[i] = ups_new(w, g, i)))
+			break;
+	}
+	if (i < c->n_upstreams) {
+		while (i--)
+			if (wg->ups[i])
+				ups_put(wg->ups[i]);
+		free(wg);
+		return NULL;
+	}
+	for (i = 0; i < c->n_upstreams; i++) {
+		for (int j = 0; w->cur && !wg->ups[i] && j < w->cfg->n_upstreams; j++) {
+			if (ups_same(w->cur->ups[j], &c->upstreams[i])) {
+				wg->ups[i] = w->cur->ups[j];
+				ups_get(wg->ups[i], g, i);
+			}
+		}
+	}
+	wg->g = g;
+	wg->users = 1;
+	return wg;
+}
+
+static struct evconnlistener *worker_listener(struct worker *w, int fd)
+{
+	/* backlog -1: the socket is listening already (main.c) */
+	struct evconnlistener *l =
+	        evconnlistener_new(w->base, worker_on_accept, w, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+
+	if (l) {
+		evconnlistener_set_error_cb(l, worker_on_accept_error);
+		if (w->paused)
+			evconnlistener_disable(l);
+	}
+	return l;
+}
+
+/* Accepts on the addresses of <gw> from now on: keeps the listeners on
+ * addresses it had, takes the new sockets <fds>, closes the rest. */
+static void worker_relisten(struct worker *w, const struct cfg_gateway *gw, const int *fds)
+{
+	struct evconnlistener *nl[CFG_MAX_LISTEN] = {NULL};
+	int nfd[CFG_MAX_LISTEN];
+
+	for (int i = 0; i < gw->n_listen; i++) {
+		nfd[i] = fds[i];
+		if (fds[i] >= 0) {
+			if (w->draining || !(nl[i] = worker_listener(w, fds[i]))) {
+				close(fds[i]); /* draining: accepting no more */
+				nfd[i] = -1;
+			}
+			continue;
+		}
+		for (int j = 0; j < w->n_listen; j++) {
+			if (w->listen_fds[j] >= 0 &&
+			    strcmp(w->cfg->gw.listen[j].text, gw->listen[i].text) == 0) {
+				nl[i] = w->listeners[j];
+				nfd[i] = w->listen_fds[j];
+				w->listeners[j] = NULL;
+				w->listen_fds[j] = -1;
+				break;
+			}
+		}
+	}
+	worker_close_listeners(w);
+	w->n_listen = gw->n_listen;
+	for (int i = 0; i < gw->n_listen; i++) {
+		w->listeners[i] = nl[i];
+		w->listen_fds[i] = nfd[i];
+	}
+}
+
+/* Frees an update <u> (NULL is fine) that no worker will take. */
+static void worker_update_drop(struct worker_update *u)
+{
+	if (!u)
+		return;
+	for (int i = 0; i < u->g->cfg->gw.n_listen; i++)
+		if (u->fds[i] >= 0)
+			close(u->fds[i]);
+	gen_put(u->g);
+	free(u);
+}
+
+static void worker_on_update(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct worker_update *u;
+	struct wgen *wg, *old = w->cur;
+	uint64_t n, serial;
+
+	if (read(fd, &n, sizeof(n)) < 0 ||
+	    !(u = atomic_exchange_explicit(&w->update, NULL, memory_order_acquire)))
+		return;
+	serial = u->g->serial;
+	if (!(wg = worker_wgen_new(w, u->g))) {
+		log_at(LOG_ERROR, w->id, 0, 0,
+		       "configuration %llu: out of memory; this worker keeps configuration %llu",
+		       (unsigned long long)serial, (unsigned long long)old->g->serial);
+		worker_update_drop(u);
+	} else {
+		for (int j = 0; j < w->cfg->n_upstreams; j++)
+			old->ups[j]->retired = true;
+		for (int i = 0; i < wg->g->cfg->n_upstreams; i++)
+			wg->ups[i]->retired = false;
+		worker_relisten(w, &wg->g->cfg->gw, u->fds);
+		w->cur = wg;
+		w->cfg = wg->g->cfg;
+		worker_gen_release(w, old);
+		worker_conn_closed(w); /* max_connections may have changed */
+		free(u);
+	}
+	/* serial moves on either way: the main thread waits for it */
+	atomic_store_explicit(&w->serial, serial, memory_order_release);
+}
+
+void worker_update(struct worker *w, struct worker_update *u)
+{
+	uint64_t one = 1;
+
+	atomic_store_explicit(&w->update, u, memory_order_release);
+	if (write(w->update_fd, &one, sizeof(one)) < 0)
+		log_main(LOG_ERROR, "cannot update worker %d: %s", w->id, strerror(errno));
+}
+
 static void worker_on_stop(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
@@ -136,15 +297,16 @@ static void worker_on_stop(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(w->drain_timer, &tv);
 }
 
-int worker_init(struct worker *w, int id, const struct cfg *c, const struct flt_ops *const *filters,
+int worker_init(struct worker *w, int id, struct gen *g, const struct flt_ops *const *filters,
                 const int *fds, int n, int alog_fd)
 {
+	const struct cfg *c = g->cfg;
 	struct event_config *cfg_ev;
 
 	memset(w, 0, sizeof(*w));
 	w->id = id;
 	w->stop_fd = -1;
-	w->cfg = c;
+	w->update_fd = -1;
 	w->filters = filters;
 	w->alog_fd = alog_fd;
 	w->n_listen = n;
@@ -168,19 +330,22 @@ int worker_init(struct worker *w, int id, const struct cfg *c, const struct flt_
 	w->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	w->stop_ev = event_new(w->base, w->stop_fd, EV_READ, worker_on_stop, w);
 	w->drain_timer = evtimer_new(w->base, worker_on_drain_timeout, w);
-	w->ups = ups_new_all(w, c);
+	w->update_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	w->update_ev = event_new(w->base, w->update_fd, EV_READ | EV_PERSIST, worker_on_update, w);
+	if ((w->cur = worker_wgen_new(w, g))) {
+		w->cfg = c;
+		atomic_init(&w->serial, g->serial);
+	} else {
+		gen_put(g);
+	}
 	w->hdr_scratch = calloc(c->gw.max_headers, sizeof(*w->hdr_scratch));
 	if (!w->hdr_scratch || !w->alog || !w->alog_timer || w->stop_fd < 0 || !w->stop_ev ||
-	    !w->drain_timer || !w->ups || event_add(w->stop_ev, NULL))
+	    !w->drain_timer || !w->cur || w->update_fd < 0 || !w->update_ev ||
+	    event_add(w->stop_ev, NULL) || event_add(w->update_ev, NULL))
 		return -ENOMEM;
-	for (int i = 0; i < n; i++) {
-		/* backlog -1: the socket is listening already (main.c) */
-		w->listeners[i] = evconnlistener_new(w->base, worker_on_accept, w,
-		                                     LEV_OPT_CLOSE_ON_FREE, -1, fds[i]);
-		if (!w->listeners[i])
+	for (int i = 0; i < n; i++)
+		if (!(w->listeners[i] = worker_listener(w, fds[i])))
 			return -ENOMEM;
-		evconnlistener_set_error_cb(w->listeners[i], worker_on_accept_error);
-	}
 	return 0;
 }
 
@@ -215,7 +380,9 @@ void worker_join(struct worker *w)
 	while ((c = TAILQ_FIRST(&w->conns)))
 		conn_close(c);
 	worker_close_listeners(w);
-	ups_free_all(w->ups, w->cfg->n_upstreams);
+	if (w->cur)
+		worker_gen_release(w, w->cur);
+	worker_update_drop(atomic_exchange(&w->update, NULL)); /* came too late */
 	free(w->hdr_scratch);
 	if (w->alog_fd >= 0)
 		worker_alog_flush(w);
@@ -224,6 +391,10 @@ void worker_join(struct worker *w)
 	event_free(w->stop_ev);
 	if (w->stop_fd >= 0)
 		close(w->stop_fd);
+	if (w->update_ev)
+		event_free(w->update_ev);
+	if (w->update_fd >= 0)
+		close(w->update_fd);
 	event_free(w->drain_timer);
 	event_base_free(w->base);
 }

@@ -3,12 +3,17 @@
  * Nothing here is shared between workers: each accepts on its own
  * SO_REUSEPORT socket and keeps its own upstream pools and health state, so
  * the request path takes no lock. The main thread talks to a worker only
- * through worker_stop() (an event activated across threads).
+ * through worker_stop() and worker_update(), each an eventfd the worker's
+ * loop reads.
+ *
+ * Reloads: a worker runs one current configuration generation (gen.h) and
+ * keeps the older ones its requests in flight started in (struct wgen).
  */
 #ifndef TG_WORKER_H
 #define TG_WORKER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -18,13 +23,31 @@
 #include "h1.h"
 
 struct conn;
+struct gen;
 struct ups;
+
+/* A generation as one worker uses it: its upstreams, pools and passive
+ * health, and how many of the worker's requests started under it. */
+struct wgen {
+	struct gen *g;     /* a reference */
+	uint32_t users;    /* txns, plus one while it is the worker's current */
+	struct ups *ups[]; /* one per g->cfg upstream, same index */
+};
+
+/* What worker_update() hands over. */
+struct worker_update {
+	struct gen *g; /* a reference, the worker's from then on */
+	/* by g->cfg listen index: a new socket to accept on, or -1 where the
+	 * worker keeps the listener it has on the same address */
+	int fds[CFG_MAX_LISTEN];
+};
 
 struct worker {
 	int id;
 	pthread_t thread;
 	struct event_base *base;
-	const struct cfg *cfg;
+	struct wgen *cur;      /* what new requests start in */
+	const struct cfg *cfg; /* cur's config */
 	const struct flt_ops *const *filters;
 
 	int listen_fds[CFG_MAX_LISTEN];
@@ -32,7 +55,6 @@ struct worker {
 	int n_listen;
 	bool paused; /* listeners disabled at max_connections */
 
-	struct ups *ups;            /* one per cfg upstream, same index */
 	struct metrics_w *m;        /* this worker's counters (metrics.h) */
 	struct h1_hdr *hdr_scratch; /* max_headers slots: heads parse here first */
 
@@ -48,11 +70,17 @@ struct worker {
 	struct event *stop_ev; /* reads it */
 	struct event *drain_timer;
 	bool draining;
+
+	int update_fd; /* eventfd: worker_update() writes it */
+	struct event *update_ev;
+	struct worker_update *_Atomic update;
+	_Atomic uint64_t serial; /* of the generation it runs */
 };
 
-/* Sets up <w> for config <c> and filter chain <filters>, taking ownership of
- * listening sockets <fds,n>. Returns 0 or a negative errno. Boot thread. */
-int worker_init(struct worker *w, int id, const struct cfg *c, const struct flt_ops *const *filters,
+/* Sets up <w> for generation <g> (taking over one reference) and filter
+ * chain <filters>, taking ownership of listening sockets <fds,n>. Returns 0
+ * or a negative errno. Boot thread. */
+int worker_init(struct worker *w, int id, struct gen *g, const struct flt_ops *const *filters,
                 const int *fds, int n, int alog_fd);
 
 /* Runs <w> in a new thread. Returns 0 or a negative errno. */
@@ -61,6 +89,29 @@ int worker_start(struct worker *w);
 /* Asks <w> to stop accepting and drain: requests in flight finish (bounded
  * by drain_timeout_ms), then the thread returns. Any thread. */
 void worker_stop(struct worker *w);
+
+/* Hands <u> (malloc'd, the worker frees it) to <w>: its new requests start
+ * in generation u->g once its loop reads it, and worker_serial() says so.
+ * The previous update must have been taken. Main thread. */
+void worker_update(struct worker *w, struct worker_update *u);
+
+/* The serial of the generation <w> runs. Any thread. */
+static inline uint64_t worker_serial(struct worker *w)
+{
+	return atomic_load_explicit(&w->serial, memory_order_acquire);
+}
+
+/* A new request of <w> starts in its current generation: returns it, with
+ * one more user. Worker thread. */
+static inline struct wgen *worker_gen_take(struct worker *w)
+{
+	w->cur->users++;
+	return w->cur;
+}
+
+/* A request that started in <wg> is over; the last user of a generation
+ * that is no longer current frees the worker's view of it. Worker thread. */
+void worker_gen_release(struct worker *w, struct wgen *wg);
 
 /* Waits for <w>'s thread and frees what it owns. Boot thread. */
 void worker_join(struct worker *w);

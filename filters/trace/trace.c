@@ -33,8 +33,9 @@
 
 #define TRACE_TS_LINES 32 /* tracestate field lines read; more is invalid */
 
-/* Per configured route: its settings and sampler state. Boot object; only
- * the rate cap's atomic word changes after start. */
+/* Per configured route: its settings and sampler state. Made per config
+ * generation (trace_gen_new()); only the rate cap's atomic word changes
+ * after that. */
 struct trace_route {
 	const struct trace_cfg *tc;
 	uint64_t threshold;
@@ -42,9 +43,6 @@ struct trace_route {
 };
 
 static struct {
-	const struct cfg *c;
-	struct trace_route *routes;
-	int n_routes;
 	struct trace_counters *cnt; /* one per worker */
 } tr;
 
@@ -270,9 +268,9 @@ static void trace_strip(struct http_msg *m, const struct trace_cfg *tc)
 	}
 }
 
-static int trace_on_request(struct txn *t, void **ctx)
+static int trace_on_request(struct txn *t, void *gen, void **ctx)
 {
-	struct trace_route *rt = &tr.routes[t->route - tr.c->routes];
+	struct trace_route *rt = (struct trace_route *)gen + (t->route - t->cfg->routes);
 	const struct trace_cfg *tc = rt->tc;
 	struct trace_in in = {.n_ts = 0};
 	struct trace_txn *x = arena_alloc(&t->arena, sizeof(*x));
@@ -613,30 +611,15 @@ static int trace_init(const struct cfg *c)
 	const struct trace_cfg *tc = trace_cfg_get(c, NULL);
 	int err;
 
-	tr.c = c;
-	tr.n_routes = c->n_routes;
-	tr.routes = calloc((size_t)c->n_routes + 1, sizeof(*tr.routes));
 	tr.cnt = aligned_alloc(alignof(struct trace_counters),
 	                       (size_t)c->gw.workers * sizeof(*tr.cnt));
-	if (!tr.routes || !tr.cnt) {
-		free(tr.routes);
-		free(tr.cnt);
+	if (!tr.cnt)
 		return -ENOMEM;
-	}
 	memset(tr.cnt, 0, (size_t)c->gw.workers * sizeof(*tr.cnt));
-	for (int i = 0; i < c->n_routes; i++) {
-		struct trace_route *rt = &tr.routes[i];
-
-		rt->tc = trace_cfg_get(c, &c->routes[i]);
-		rt->threshold = sampler_threshold(rt->tc->sample_ratio);
-		sampler_rate_init(&rt->rate, rt->tc->max_traces_per_second);
-	}
 	if ((err = export_init(c, tc)) || (err = trace_admin_init()) ||
 	    (err = trace_metrics_init(tr.cnt, c->gw.workers))) {
 		export_deinit();
-		free(tr.routes);
 		free(tr.cnt);
-		tr.routes = NULL;
 		tr.cnt = NULL;
 	}
 	return err;
@@ -645,10 +628,27 @@ static int trace_init(const struct cfg *c)
 static void trace_deinit(void)
 {
 	export_deinit();
-	free(tr.routes);
 	free(tr.cnt);
-	tr.routes = NULL;
 	tr.cnt = NULL;
+}
+
+/* The routes of <c> as the sampler sees them, by route index. A reload
+ * starts every max_traces_per_second bucket afresh. */
+static int trace_gen_new(const struct cfg *c, void **state)
+{
+	struct trace_route *routes = calloc((size_t)c->n_routes + 1, sizeof(*routes));
+
+	if (!routes)
+		return -ENOMEM;
+	for (int i = 0; i < c->n_routes; i++) {
+		struct trace_route *rt = &routes[i];
+
+		rt->tc = trace_cfg_get(c, &c->routes[i]);
+		rt->threshold = sampler_threshold(rt->tc->sample_ratio);
+		sampler_rate_init(&rt->rate, rt->tc->max_traces_per_second);
+	}
+	*state = routes;
+	return 0;
 }
 
 const struct flt_ops trace_flt_ops = {
@@ -656,6 +656,8 @@ const struct flt_ops trace_flt_ops = {
         .declare = trace_cfg_declare,
         .init = trace_init,
         .deinit = trace_deinit,
+        .gen_new = trace_gen_new,
+        .gen_free = free,
         .reopen = export_reopen,
         .on_request = trace_on_request,
         .on_attempt = trace_on_attempt,

@@ -354,6 +354,7 @@ static const struct cfg_section trace_section = {
         .size = sizeof(struct trace_cfg),
         .check = trace_check,
         .doc = "trace context, sampling and spans; keys marked (R) may be set per [route]",
+        .restart = true,
 };
 
 /* clang-format off */
@@ -447,19 +448,23 @@ static const struct cfg_section trace_exp_sections[TRACE_EXP_N] = {
         [TRACE_EXP_OTLP] = {.name = "exporter.otlp",
                             .keys = trace_otlp_keys,
                             .size = sizeof(struct trace_exp_cfg),
-                            .doc = "OTLP/HTTP to an OpenTelemetry Collector (or Jaeger, Tempo...)"},
+                            .doc = "OTLP/HTTP to an OpenTelemetry Collector (or Jaeger, Tempo...)",
+                            .restart = true},
         [TRACE_EXP_ZIPKIN] = {.name = "exporter.zipkin",
                               .keys = trace_zipkin_keys,
                               .size = sizeof(struct trace_exp_cfg),
-                              .doc = "Zipkin v2 JSON to /api/v2/spans"},
+                              .doc = "Zipkin v2 JSON to /api/v2/spans",
+                              .restart = true},
         [TRACE_EXP_MEMORY] = {.name = "exporter.memory",
                               .keys = trace_memory_keys,
                               .size = sizeof(struct trace_exp_cfg),
-                              .doc = "the embedded trace store behind the admin viewer"},
+                              .doc = "the embedded trace store behind the admin viewer",
+                              .restart = true},
         [TRACE_EXP_JSONL] = {.name = "exporter.jsonl",
                              .keys = trace_jsonl_keys,
                              .size = sizeof(struct trace_exp_cfg),
-                             .doc = "one JSON object per span to a file or stdout"},
+                             .doc = "one JSON object per span to a file or stdout",
+                             .restart = true},
 };
 
 int trace_cfg_declare(void)

@@ -14,6 +14,7 @@ static const struct {
         {"gateway", "workers", NULL}, /* online CPUs, checked below */
         {"gateway", "service_name", "tracegate"},
         {"gateway", "access_log", "stdout"},
+        {"gateway", "pid_file", "(null)"},
         {"gateway", "log_level", "info"},
         {"gateway", "max_head_bytes", "16384"},
         {"gateway", "max_headers", "100"},

@@ -18,19 +18,21 @@ static void mark(char ch)
 	trail[n + 1] = '\0';
 }
 
-static int a_req(struct txn *t, void **ctx)
+static int a_req(struct txn *t, void *gen, void **ctx)
 {
+	cr_expect_str_eq(gen, "gen a"); /* its own generation's state */
 	*ctx = (void *)"A";
 	mark('a');
 	return 0;
 }
-static int b_req(struct txn *t, void **ctx)
+static int b_req(struct txn *t, void *gen, void **ctx)
 {
+	cr_expect_str_eq(gen, "gen b");
 	*ctx = (void *)"B";
 	mark('b');
 	return 0;
 }
-static int refuse_req(struct txn *t, void **ctx)
+static int refuse_req(struct txn *t, void *gen, void **ctx)
 {
 	mark('r');
 	return 429;
@@ -60,10 +62,12 @@ static const struct flt_ops fnone = {.name = "none"};
 Test(filter, order_and_contexts)
 {
 	const struct flt_ops *const chain[] = {&fa, &fnone, &fb, NULL};
+	void *const gens[] = {"gen a", NULL, "gen b"};
 	struct txn t;
 
 	memset(&t, 0, sizeof(t));
 	t.filters = chain;
+	t.flt_gen = gens;
 	trail[0] = '\0';
 	cr_expect_eq(flt_request(&t), 0);
 	flt_response(&t);
@@ -75,10 +79,12 @@ Test(filter, order_and_contexts)
 Test(filter, refusal_stops_chain_but_not_on_end)
 {
 	const struct flt_ops *const chain[] = {&fa, &fr, &fb, NULL};
+	void *const gens[] = {"gen a", NULL, "gen b"};
 	struct txn t;
 
 	memset(&t, 0, sizeof(t));
 	t.filters = chain;
+	t.flt_gen = gens;
 	trail[0] = '\0';
 	cr_expect_eq(flt_request(&t), 429);
 	flt_end(&t);

@@ -159,9 +159,13 @@ static const char exact_want[] =
         "# HELP tracegate_upstream_connections Open connections to the upstream's servers.\n"
         "# TYPE tracegate_upstream_connections gauge\n"
         "tracegate_upstream_connections{upstream=\"orders\"} 2\n"
-        "# HELP tracegate_config_reloads_total Configuration reloads.\n"
+        "# HELP tracegate_config_reloads_total Configuration reloads that took effect.\n"
         "# TYPE tracegate_config_reloads_total counter\n"
-        "tracegate_config_reloads_total 1\n";
+        "tracegate_config_reloads_total 1\n"
+        "# HELP tracegate_config_reload_failures_total Configuration reloads refused: the "
+        "file had errors, or changed what takes a restart.\n"
+        "# TYPE tracegate_config_reload_failures_total counter\n"
+        "tracegate_config_reload_failures_total 1\n";
 
 /* Two workers, route "api", upstream "orders": every family non-zero. */
 static struct metrics *small_registry(void)
@@ -193,7 +197,8 @@ static struct metrics *small_registry(void)
 	metrics_ups_conns_add(w1, 0, 1);
 	metrics_ups_conns_add(w1, 0, 1);
 	metrics_ups_conns_add(w1, 0, -1);
-	metrics_config_reload(m);
+	metrics_config_reload(m, true);
+	metrics_config_reload(m, false);
 	return m;
 }
 
@@ -368,15 +373,15 @@ Test(metrics, indexes_out_of_range)
 
 	cr_assert_not_null(m);
 	w = metrics_worker(m, 0);
-	/* A route index that is not a route's is counted as unrouted. */
-	metrics_req(w, 2, 200, 1);
+	/* A route index past every slot is counted as unrouted. */
+	metrics_req(w, 1 << 20, 200, 1);
 	metrics_req(w, -7, 200, 1);
 	metrics_req(w, METRICS_NO_ROUTE, 200, 1);
 	metrics_req(w, 1, 200, 1);
 	/* An upstream index out of range counts nothing anywhere. */
-	metrics_ups_inc(w, 1, METRICS_UPS_RETRIES);
+	metrics_ups_inc(w, 1 << 20, METRICS_UPS_RETRIES);
 	metrics_ups_inc(w, -1, METRICS_UPS_RETRIES);
-	metrics_ups_conns_add(w, 1, 5);
+	metrics_ups_conns_add(w, 1 << 20, 5);
 	/* A NULL handle (metrics off) counts nothing. */
 	metrics_req(NULL, 0, 200, 1);
 	metrics_ups_inc(NULL, 0, METRICS_UPS_RETRIES);
@@ -649,9 +654,9 @@ Test(metrics, sources)
 	t = render(m);
 	tail = strstr(t, "# HELP tracegate_config_reloads_total");
 	cr_assert_not_null(tail);
-	cr_expect_str_eq(tail, "# HELP tracegate_config_reloads_total Configuration reloads.\n"
-	                       "# TYPE tracegate_config_reloads_total counter\n"
-	                       "tracegate_config_reloads_total 0\n"
+	tail = strstr(tail, "tracegate_config_reload_failures_total 0\n");
+	cr_assert_not_null(tail);
+	cr_expect_str_eq(tail, "tracegate_config_reload_failures_total 0\n"
 	                       "# HELP tracegate_spans_exported_total Spans the backend took.\n"
 	                       "# TYPE tracegate_spans_exported_total counter\n"
 	                       "tracegate_spans_exported_total{exporter=\"otlp\"} 7\n");
@@ -768,7 +773,7 @@ Test(metrics, promtool_accepts_everything)
 		}
 		metrics_client_conns_add(mw, 3);
 	}
-	metrics_config_reload(m);
+	metrics_config_reload(m, true);
 	cr_assert_eq(metrics_add_source(m, src_trace, NULL), 0);
 	t = render(m);
 	st = promtool(t, msg, sizeof(msg));
@@ -997,5 +1002,46 @@ Test(metrics, scrape_races_writers)
 	             (uint64_t)RACE_WORKERS * RACE_ITERS);
 	cr_expect_eq(value_i64(t, "tracegate_client_connections"), RACE_WORKERS);
 	free(t);
+	metrics_free(m);
+}
+
+/* A reload's new names take spare slots, shown from then on; a name keeps
+ * its slot (and its counts) across reloads; the spares run out cleanly. */
+Test(metrics, reload_slots)
+{
+	static const char *const routes[] = {"a"}, *const ups[] = {"u"};
+	struct metrics *m = metrics_new(1, 1, routes, 1, ups);
+	struct metrics_w *w;
+	char *t, name[32];
+	int slot, n;
+
+	cr_assert_not_null(m);
+	w = metrics_worker(m, 0);
+	cr_expect_eq(metrics_route_slot(m, "a"), 0);
+	cr_expect_eq(metrics_ups_slot(m, "u"), 0);
+	metrics_req(w, 0, 200, 1);
+	t = render(m);
+	cr_expect_null(strstr(t, "route=\"b\""), "%s", t);
+	free(t);
+	slot = metrics_route_slot(m, "b");
+	cr_expect_eq(slot, 1);
+	cr_expect_eq(metrics_ups_slot(m, "v"), 1);
+	metrics_req(w, slot, 503, 1);
+	metrics_ups_inc(w, 1, METRICS_UPS_RETRIES);
+	cr_expect_eq(metrics_route_slot(m, "a"), 0);
+	t = render(m);
+	cr_expect_eq(value_u64(t, "tracegate_requests_total{route=\"a\",code_class=\"2xx\"}"), 1);
+	cr_expect_eq(value_u64(t, "tracegate_requests_total{route=\"b\",code_class=\"5xx\"}"), 1);
+	cr_expect_eq(value_u64(t, "tracegate_upstream_retries_total{upstream=\"v\"}"), 1);
+	/* the unrouted series still comes last, after the new route */
+	cr_expect(strstr(t, "route=\"b\"") < strstr(t, "route=\"(none)\""), "%s", t);
+	free(t);
+	for (n = 0; n < 1000; n++) {
+		snprintf(name, sizeof(name), "r%d", n);
+		if ((slot = metrics_route_slot(m, name)) < 0)
+			break;
+	}
+	cr_expect_eq(slot, -ENOSPC);
+	cr_expect_gt(n, 100, "a reload can add many names: %d", n);
 	metrics_free(m);
 }

@@ -36,7 +36,8 @@ const provider = new NodeTracerProvider({
   spanProcessors: [
     new BatchSpanProcessor(
       new OTLPTraceExporter({
-        url: process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || 'http://otel-collector:4318/v1/traces',
+        url:
+          process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || 'http://otel-collector:4318/v1/traces',
         compression: 'gzip',
       }),
       { scheduledDelayMillis: 1000 },
@@ -98,7 +99,13 @@ async function checkout(url, res) {
     trace.getActiveSpan()?.setStatus({ code: SpanStatusCode.ERROR, message: 'payment declined' });
     return send(res, 500, { service: 'shop', error: 'payment declined', trace_id: ctx?.traceId });
   }
-  send(res, 200, { service: 'shop', sku, price_cents: price, inventory: stock, trace_id: ctx?.traceId });
+  send(res, 200, {
+    service: 'shop',
+    sku,
+    price_cents: price,
+    inventory: stock,
+    trace_id: ctx?.traceId,
+  });
 }
 
 const server = http.createServer((req, res) => {

@@ -401,8 +401,10 @@ static int main_run(const char *path, struct cfg *c)
 	log_main(LOG_INFO, "stopped");
 	admin_stop(); /* its handlers may read what the filters own */
 	flt_deinit_all(flt_builtin);
+	if (gw->pid_file)
+		unlink(gw->pid_file);
 	gen_set_current(NULL);
-	gen_put(boot);
+	gen_put(boot); /* gw is gone with it */
 	metrics_set_process(NULL);
 	metrics_free(m.metrics);
 	for (int i = 0; i < 4; i++)
@@ -413,8 +415,6 @@ static int main_run(const char *path, struct cfg *c)
 	free(fds);
 	if (alog_fd > STDERR_FILENO)
 		close(alog_fd);
-	if (gw->pid_file)
-		unlink(gw->pid_file);
 	return started == m.n ? 0 : 1;
 }
 

@@ -149,7 +149,7 @@ void harness_gw_start(struct hproc *g, const char *fmt, ...)
 	char *argv[] = {TG_BIN, "-c", g->cfg_path, NULL};
 	va_list ap;
 	FILE *f;
-	char *s, *p;
+	char *s, *p, *text;
 
 	memset(g, 0, sizeof(*g));
 	harness_tmp(g->cfg_path, sizeof(g->cfg_path), "cfg");
@@ -157,12 +157,14 @@ void harness_gw_start(struct hproc *g, const char *fmt, ...)
 	harness_tmp(g->err_path, sizeof(g->err_path), "gw-err");
 	f = fopen(g->cfg_path, "w");
 	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
+	cr_assert_geq(vasprintf(&text, fmt, ap), 0);
 	va_end(ap);
+	fputs(text, f);
 	/* the admin listener's fixed default port would clash between the
 	 * gateways of a suite: a test that wants it says so */
-	if (!strstr(fmt, "[admin]"))
+	if (!strstr(text, "[admin]"))
 		fputs("\n[admin]\nenabled = off\n", f);
+	free(text);
 	fclose(f);
 	argv[2] = g->cfg_path;
 	g->pid = harness_spawn(argv, g->out_path, g->err_path);
@@ -451,9 +453,10 @@ void harness_resp_free(struct hresp *r)
 
 void harness_close(int fd)
 {
-	close(fd);
+	/* forget first: once closed, another thread may get the same number */
 	free(harness_left[fd % 1024].b);
 	memset(&harness_left[fd % 1024], 0, sizeof(harness_left[0]));
+	close(fd);
 }
 
 void harness_request(int port, const char *req, struct hresp *r)
@@ -468,7 +471,7 @@ void harness_request(int port, const char *req, struct hresp *r)
 
 const char *harness_field(const struct hresp *r, const char *name)
 {
-	static char val[8192];
+	static _Thread_local char val[8192]; /* per thread: load tests read from several */
 	size_t nl = strlen(name);
 	const char *p = strstr(r->head, "\r\n");
 

@@ -61,7 +61,8 @@ int harness_run(char *const argv[], char **out, char **err);
 /* Reads the whole file at <path> (malloc'd, NUL-terminated). */
 char *harness_slurp(const char *path);
 
-/* Raw client. */
+/* Raw client. Threads may each use their own connections: the buffers are
+ * per descriptor. */
 int harness_connect(int port);
 /* Closes <fd> and forgets what was buffered for it. */
 void harness_close(int fd);
@@ -85,7 +86,8 @@ void harness_resp_free(struct hresp *r);
 /* One request on a new connection; returns the response. */
 void harness_request(int port, const char *req, struct hresp *r);
 
-/* Returns the value of field <name> in r->head (static buffer) or NULL. */
+/* Returns the value of field <name> in r->head (a buffer of the calling
+ * thread, reused by its next call) or NULL. */
 const char *harness_field(const struct hresp *r, const char *name);
 
 /* Returns true when the peer closes <fd> within <timeout_ms> (bytes that

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -286,7 +287,7 @@ Test(reload, twenty_reloads_under_load_fail_nothing_and_lose_no_span)
 	cr_expect_eq(atomic_load(&l.failed), 0, "%ld of %ld requests failed; first: %s",
 	             atomic_load(&l.failed), atomic_load(&l.ok) + atomic_load(&l.failed),
 	             l.first_error);
-	cr_expect_gt(atomic_load(&l.ok), 1000, "only %ld requests", atomic_load(&l.ok));
+	cr_expect_geq(atomic_load(&l.ok), 20 * 40, "only %ld requests", atomic_load(&l.ok));
 	cr_expect_eq(metric("tracegate_config_reloads_total"), 20);
 	cr_expect_eq(metric("tracegate_config_reload_failures_total"), 0);
 	log = harness_gw_stop_log(&gw, false);
@@ -510,6 +511,7 @@ Test(reload, listeners_follow_the_file_and_tracegate_s_signals)
 	char pid_file[64], two[64], *err, *log;
 	struct hresp r;
 	int extra = free_port(), fd, st;
+	pid_t got = 0;
 
 	snprintf(pid_file, sizeof(pid_file), "/tmp/tg-reload-%d.pid", (int)getpid());
 	harness_gw_start(&gw, LISTEN_CFG, "127.0.0.1:0", pid_file, origin.port);
@@ -544,8 +546,14 @@ Test(reload, listeners_follow_the_file_and_tracegate_s_signals)
 	st = run_tg("stop", &err);
 	cr_expect_eq(st, 0, "%s", err);
 	free(err);
-	log = harness_gw_stop_log(&gw, false); /* exited already: status 0 */
+	for (int i = 0; i < 1000 && (got = waitpid(gw.pid, &st, WNOHANG)) == 0; i++)
+		sleep_ms(10);
+	cr_assert_eq(got, gw.pid, "tracegate -s stop: the gateway did not exit");
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
+	gw.pid = 0; /* reaped */
+	log = harness_slurp(gw.err_path);
 	cr_expect_not_null(strstr(log, "draining"), "%s", log);
+	cr_expect_null(strstr(log, " error ["), "%s", log);
 	free(log);
 	cr_expect_neq(access(pid_file, F_OK), 0, "the pid file is removed at exit");
 	/* no gateway, no pid file: a clear error */

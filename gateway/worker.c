@@ -128,6 +128,15 @@ void worker_gen_release(struct worker *w, struct wgen *wg)
 		worker_wgen_free(wg);
 }
 
+/* The ups of the current generation that runs as <c> says, or NULL. */
+static struct ups *worker_ups_same(struct worker *w, const struct cfg_upstream *c)
+{
+	for (int j = 0; w->cur && j < w->cfg->n_upstreams; j++)
+		if (ups_same(w->cur->ups[j], c))
+			return w->cur->ups[j];
+	return NULL;
+}
+
 /* The worker's view of generation <g>: the upstreams whose settings did not
  * change come over from the current view with their pools and health; the
  * others start afresh. NULL on ENOMEM (nothing taken). */
@@ -139,17 +148,10 @@ static struct wgen *worker_wgen_new(struct worker *w, struct gen *g)
 
 	if (!wg)
 		return NULL;
-	for (i = 0; i < c->n_upstreams; i++) {
-		struct ups *old = NULL;
-
-		for (int j = 0; w->cur && j < w->cfg->n_upstreams && !old; j++)
-			if (ups_same(w->cur->ups[j], &c->upstreams[i]))
-				old = w->cur->ups[j];
-		if (old)
-			continue; /* taken below, once nothing can fail */
-		if (!(wg->ups[i] = ups_new(w, g, i)))
+	/* first what can fail: the new ones */
+	for (i = 0; i < c->n_upstreams; i++)
+		if (!worker_ups_same(w, &c->upstreams[i]) && !(wg->ups[i] = ups_new(w, g, i)))
 			break;
-	}
 	if (i < c->n_upstreams) {
 		while (i--)
 			if (wg->ups[i])
@@ -158,11 +160,9 @@ static struct wgen *worker_wgen_new(struct worker *w, struct gen *g)
 		return NULL;
 	}
 	for (i = 0; i < c->n_upstreams; i++) {
-		for (int j = 0; w->cur && !wg->ups[i] && j < w->cfg->n_upstreams; j++) {
-			if (ups_same(w->cur->ups[j], &c->upstreams[i])) {
-				wg->ups[i] = w->cur->ups[j];
-				ups_get(wg->ups[i], g, i);
-			}
+		if (!wg->ups[i]) {
+			wg->ups[i] = worker_ups_same(w, &c->upstreams[i]);
+			ups_get(wg->ups[i], g, i);
 		}
 	}
 	wg->g = g;

@@ -475,9 +475,16 @@ int h1_parse_request(const char *buf, size_t len, const struct h1_limits *lim, s
 	m->target = buf + t;
 	m->target_len = i - t;
 	i++;
-	if (len - i < 10)
-		return len - i >= 8 && h1_version(buf + i, m) ? H1_E_VERSION
-		                                              : h1_incomplete(len, lim);
+	if (len - i < 10) {
+		/* Refuse what is wrong already: h1_head_scan() stops at a bare
+		 * LF, and the head it hands over must not read as incomplete. */
+		if (memcmp(buf + i, "HTTP/1.", len - i < 7 ? len - i : 7) != 0 ||
+		    (len - i >= 8 && h1_version(buf + i, m)))
+			return H1_E_VERSION;
+		if (len - i == 9 && buf[i + 8] != '\r')
+			return H1_E_SYNTAX;
+		return h1_incomplete(len, lim);
+	}
 	if ((err = h1_version(buf + i, m)))
 		return err;
 	if (buf[i + 8] != '\r' || buf[i + 9] != '\n')
@@ -495,10 +502,11 @@ int h1_parse_response(const char *buf, size_t len, const struct h1_limits *lim, 
 
 	h1_reset(m);
 	if (len < 13) {
-		/* reject non-HTTP early: an upstream speaking SSH is a 502 now */
+		/* reject non-HTTP early: an upstream speaking SSH is a 502 now;
+		 * no status line ends this early, so a LF here is a bare one */
 		size_t n = len < 7 ? len : 7;
 
-		return memcmp(buf, "HTTP/1.", n) ? H1_E_STATUS : 0;
+		return memcmp(buf, "HTTP/1.", n) || memchr(buf, '\n', len) ? H1_E_STATUS : 0;
 	}
 	if (h1_version(buf, m) || buf[8] != ' ')
 		return H1_E_STATUS;
@@ -515,9 +523,11 @@ int h1_parse_response(const char *buf, size_t len, const struct h1_limits *lim, 
 			i++;
 		m->reason_len = (size_t)(buf + i - m->reason);
 	}
+	if (i < len && buf[i] != '\r')
+		return H1_E_STATUS; /* a bare LF, or a control character in the reason */
 	if (i + 1 >= len)
 		return h1_incomplete(len, lim);
-	if (buf[i] != '\r' || buf[i + 1] != '\n')
+	if (buf[i + 1] != '\n')
 		return H1_E_STATUS;
 	err = h1_fields(buf, len, i + 2, lim, m, false);
 	return err == 0 ? h1_incomplete(len, lim) : err;

@@ -304,6 +304,38 @@ Test(h1, head_scan_resumes)
 	cr_expect_eq(h1_head_scan("GET / HTTP/1.1\nX", 16, &scanned), 15, "bare LF ends the scan");
 }
 
+/* What the connection code does: scan, then parse what the scan found. A
+ * head that a bare LF ends is refused, never "need more" (fuzz_h1_head found
+ * the response case; the proxy then logged "head too large"). */
+Test(h1, scan_end_is_refused)
+{
+	static const struct {
+		const char *head;
+		bool request;
+		int want;
+	} cases[] = {
+	        {"GET / HTTP/1.1\nHost: a\r\n\r\n", true, H1_E_SYNTAX},
+	        {"GET / HTTP/1\nHost: a\r\n\r\n", true, H1_E_VERSION},
+	        {"GET / \n\r\n", true, H1_E_VERSION},
+	        {"HTTP/1.1 101 Switching Protoc\nExpect: 100-continue\r\n\r\n", false, H1_E_STATUS},
+	        {"HTTP/1.1 204\n\r\n", false, H1_E_STATUS},
+	        {"HTTP/1.1\n\r\n", false, H1_E_STATUS},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *h = cases[i].head;
+		size_t scanned = 0, n = h1_head_scan(h, strlen(h), &scanned);
+		struct h1_hdr hdrs[16];
+		struct h1_msg m = {.hdrs = hdrs, .n_hdrs = 16};
+		int r;
+
+		cr_assert_gt(n, 0, "%s", h);
+		r = cases[i].request ? h1_parse_request(h, n, &lim, &m)
+		                     : h1_parse_response(h, n, &lim, &m);
+		cr_expect_eq(r, cases[i].want, "case %zu: got %d", i, r);
+	}
+}
+
 /* The proxy's loop: parse framing, move data, repeat; the decoded body. */
 static int dechunk(const char *in, size_t len, bool bytewise, char *out, size_t *olen)
 {

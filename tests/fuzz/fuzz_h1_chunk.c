@@ -72,6 +72,9 @@ static void same(const struct run *a, const struct run *b, const char *how)
 {
 	FUZZ_ASSERT(a->verdict == b->verdict, "%s: verdict %d, whole %d", how, b->verdict,
 	            a->verdict);
+	/* an error says nothing of what the failing call had consumed */
+	if (a->verdict < 0)
+		return;
 	FUZZ_ASSERT(a->off == b->off, "%s: consumed %zu, whole %zu", how, b->off, a->off);
 	FUZZ_ASSERT(a->body_len == b->body_len && memcmp(a->body, b->body, a->body_len) == 0,
 	            "%s: body %zu bytes, whole %zu", how, b->body_len, a->body_len);

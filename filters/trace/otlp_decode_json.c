@@ -540,9 +540,15 @@ int otlp_decode_json(const void *body, size_t len, otlp_span_cb cb, void *arg, s
 	root = json_loadb(body ? body : "", body ? len : 0, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
 	                  &je);
 	if (!root) {
-		if (err && errlen)
+		if (err && errlen) {
 			snprintf(err, errlen, "JSON: %s (line %d, column %d)", je.text, je.line,
 			         je.column);
+			/* jansson quotes the bytes "near" the error as they came: a
+			 * CR or LF among them would break the one-line reason */
+			for (char *p = err; *p; p++)
+				if ((unsigned char)*p < 0x20 || *p == 0x7f)
+					*p = '?';
+		}
 		return -1;
 	}
 	if (!json_is_object(root)) {

@@ -37,17 +37,21 @@ static long harness_now_ms(void)
 char *harness_slurp(const char *path)
 {
 	FILE *f = fopen(path, "rb");
+	size_t len = 0, cap = 4096, n;
 	char *buf;
-	long n;
 
 	if (!f)
 		return strdup("");
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	n = (long)fread(buf, 1, (size_t)n, f);
-	buf[n] = '\0';
+	/* read to the end: files in /proc have no size to seek to */
+	buf = malloc(cap + 1);
+	while ((n = fread(buf + len, 1, cap - len, f)) > 0) {
+		len += n;
+		if (len == cap) {
+			cap *= 2;
+			buf = realloc(buf, cap + 1);
+		}
+	}
+	buf[len] = '\0';
 	fclose(f);
 	return buf;
 }

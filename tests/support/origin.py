@@ -18,6 +18,8 @@ Paths:
   /fault/close-mid-body (Content-Length 100000, 50000 sent), /fault/dup-cl,
   /fault/cl-te, /fault/obs-fold, /fault/huge-head (1 MB of fields),
   /fault/bad-chunk, /fault/reset (RST)
+  /fault/NAME/MS     the same, then the socket stays open MS ms before the
+                     close (or the RST): a fault that lasts
   /_origin/stats     {"connections":N,"requests":M,"open":K}
   anything else      200, body = the exact bytes received for this request;
                      X-Origin-Conn / X-Origin-Req: connection and request serials
@@ -40,6 +42,22 @@ PATTERN_UNIT = bytes(((i * 31 + 7) & 0xFF) for i in range(256))
 def pattern(n):
     """n bytes of (i*31+7) & 0xff: period 256, so built by repetition."""
     return (PATTERN_UNIT * (n // 256 + 1))[:n]
+
+
+PATTERN_BLOCK = memoryview(PATTERN_UNIT * 4096)  # 1 MiB, whole periods
+
+
+def send_pattern(sock, head, n):
+    """head, then n pattern bytes in 1 MiB pieces: a big body is never built
+    whole, which would hold the GIL (and every other connection) for as long
+    as copying it takes."""
+    first = min(n, len(PATTERN_BLOCK))
+    sock.sendall(head + PATTERN_BLOCK[:first])
+    n -= first
+    while n > 0:
+        k = min(n, len(PATTERN_BLOCK))
+        sock.sendall(PATTERN_BLOCK[:k])
+        n -= k
 
 
 class Conn:
@@ -107,13 +125,17 @@ def read_request(c):
     return method.decode(), target.decode(), version, hmap, raw, body
 
 
-def send(sock, status, headers, body=b"", reason=None):
+def head_bytes(status, headers, reason=None):
     reasons = {200: "OK", 101: "Switching Protocols", 204: "No Content", 304: "Not Modified",
                404: "Not Found", 500: "Internal Server Error"}
     out = "HTTP/1.1 %d %s\r\n" % (status, reason or reasons.get(status, "Status"))
     for k, v in headers:
         out += "%s: %s\r\n" % (k, v)
-    sock.sendall(out.encode() + b"\r\n" + body)
+    return out.encode() + b"\r\n"
+
+
+def send(sock, status, headers, body=b"", reason=None):
+    sock.sendall(head_bytes(status, headers, reason) + body)
 
 
 def handle(sock, conn_id):
@@ -142,8 +164,9 @@ def handle(sock, conn_id):
                 hdrs = ids if st in (204, 304) or st < 200 else ids + [("Content-Length", 0)]
                 send(sock, st, hdrs)
             elif parts[0] == "bytes":
-                p = pattern(int(parts[1]))
-                reply(200, ids + [("Content-Length", len(p))], p)
+                n = int(parts[1])
+                head = head_bytes(200, ids + [("Content-Length", n)])
+                send_pattern(sock, head, 0 if head_only else n)
             elif parts[0] == "chunked":
                 p = pattern(int(parts[1]))
                 send(sock, 200, ids + [("Transfer-Encoding", "chunked")])
@@ -180,6 +203,8 @@ def handle(sock, conn_id):
                     sock.sendall(data)
             elif parts[0] == "fault":
                 fault(sock, parts[1])
+                if len(parts) > 2:
+                    time.sleep(int(parts[2]) / 1000.0)
                 return
             else:
                 reply(200, ids + [("Content-Length", len(raw))], raw)

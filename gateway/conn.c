@@ -88,10 +88,14 @@ static void conn_on_event(struct bufferevent *bev, short what, void *arg)
 		proxy_on_client_event(c->txn, what);
 		return;
 	}
-	if (c->state == CONN_ST_HEAD && (what & BEV_EVENT_EOF) &&
-	    evbuffer_get_length(bufferevent_get_input(bev)) && !(what & BEV_EVENT_ERROR)) {
+	if (c->state == CONN_ST_HEAD && (what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR)) {
 		/* half-closed after a partial head: nothing more can complete it */
-		log_at(LOG_DEBUG, c->w->id, c->id, 0, "client closed mid-head");
+		if (evbuffer_get_length(bufferevent_get_input(bev)))
+			log_at(LOG_DEBUG, c->w->id, c->id, 0, "client closed mid-head");
+		/* a half-closed client still reads: the answers written to it
+		 * (a local reply is not on the wire yet) go out first */
+		conn_close_after_flush(c);
+		return;
 	}
 	conn_close(c);
 }

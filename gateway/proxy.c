@@ -76,8 +76,12 @@ int proxy_try_finish(struct txn *t)
 
 	if (!(t->flags & TXN_F_RESP_DONE) || !conn_flush(c->bev))
 		return 0;
+	/* a client that half-closed after pipelining still gets an answer to
+	 * every request that arrived before its FIN: the next one is buffered,
+	 * and the EOF is seen again once it is underway */
 	keepalive = (t->flags & TXN_F_KEEPALIVE) && (t->flags & TXN_F_REQ_BODY_DONE) &&
-	            !(t->flags & TXN_F_CLIENT_EOF);
+	            (!(t->flags & TXN_F_CLIENT_EOF) ||
+	             evbuffer_get_length(bufferevent_get_input(c->bev)));
 	txn_finish(t, TXN_END_OK);
 	conn_txn_done(c, keepalive);
 	return 1;

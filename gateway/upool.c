@@ -61,6 +61,11 @@ struct uconn *upool_get(struct ups_server *s, bool probe)
 		upool_unlink(uc);
 		if (!probe || upool_is_alive(uc)) {
 			uc->uses++;
+			/* the idle timeout may have fired in this loop turn, its
+			 * callback still queued: disabling drops it (changing the
+			 * timeouts would not), or the new request would time out
+			 * at once; the caller enables reading again */
+			bufferevent_disable(uc->bev, EV_READ);
 			bufferevent_set_timeouts(uc->bev, NULL, NULL);
 			return uc;
 		}

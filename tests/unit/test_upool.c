@@ -55,7 +55,6 @@ Test(upool, taken_in_the_turn_its_idle_timeout_fired)
 	ucfg.idle_timeout_ms = 1;
 	w.base = event_base_new();
 	u = (struct ups){.cfg = &ucfg, .w = &w, .n_srv = 1, .srv = &srv};
-	w.ups = &u;
 	srv.addr = &ucfg.servers[0];
 	srv.ups = &u;
 	TAILQ_INIT(&srv.idle);

@@ -69,10 +69,10 @@ static pid_t harness_spawn(char *const argv[], const char *out, const char *err)
 	return pid;
 }
 
-/* Waits until <path> contains <needle> (10 s at most); returns the content. */
-static char *harness_wait_for(const char *path, const char *needle, pid_t pid)
+/* Waits until <path> contains <needle> (<ms> at most); returns the content. */
+static char *harness_wait_for(const char *path, const char *needle, pid_t pid, int ms)
 {
-	long deadline = harness_now_ms() + 10000;
+	long deadline = harness_now_ms() + ms;
 
 	for (;;) {
 		char *s = harness_slurp(path);
@@ -113,7 +113,7 @@ void harness_proc_start(struct hproc *p, char *const argv[])
 	harness_tmp(p->out_path, sizeof(p->out_path), "proc-out");
 	harness_tmp(p->err_path, sizeof(p->err_path), "proc-err");
 	p->pid = harness_spawn(argv, p->out_path, p->err_path);
-	line = harness_wait_for(p->out_path, "\n", p->pid);
+	line = harness_wait_for(p->out_path, "\n", p->pid, 10000);
 	cr_assert_eq(sscanf(line, "READY %d", &p->port), 1, "%s said: %s", argv[0], line);
 	free(line);
 }
@@ -148,9 +148,34 @@ int harness_sink_wait(const char *dir, int n, int timeout_ms)
 	}
 }
 
+/* The words of TG_WRAP (malloc'd, split at blanks into <argv>, at most
+ * <max> - 1); returns how many there are, 0 without TG_WRAP. */
+static int harness_wrap_argv(char **words, char *argv[], int max)
+{
+	const char *wrap = getenv("TG_WRAP");
+	int n = 0;
+
+	*words = NULL;
+	if (!wrap || !*wrap)
+		return 0;
+	*words = strdup(wrap);
+	for (char *save, *w = strtok_r(*words, " \t", &save); w && n < max - 1;
+	     w = strtok_r(NULL, " \t", &save))
+		argv[n++] = w;
+	return n;
+}
+
+bool harness_gw_wrapped(void)
+{
+	const char *wrap = getenv("TG_WRAP");
+
+	return wrap && *wrap;
+}
+
 void harness_gw_start(struct hproc *g, const char *fmt, ...)
 {
-	char *argv[] = {TG_BIN, "-c", g->cfg_path, NULL};
+	char *argv[40], *words;
+	int n = harness_wrap_argv(&words, argv, 36);
 	va_list ap;
 	FILE *f;
 	char *s, *p, *text;
@@ -170,9 +195,14 @@ void harness_gw_start(struct hproc *g, const char *fmt, ...)
 		fputs("\n[admin]\nenabled = off\n", f);
 	free(text);
 	fclose(f);
-	argv[2] = g->cfg_path;
+	argv[n] = TG_BIN;
+	argv[n + 1] = "-c";
+	argv[n + 2] = g->cfg_path;
+	argv[n + 3] = NULL;
 	g->pid = harness_spawn(argv, g->out_path, g->err_path);
-	s = harness_wait_for(g->err_path, "] ready", g->pid);
+	free(words);
+	/* under valgrind, starting takes seconds */
+	s = harness_wait_for(g->err_path, "] ready", g->pid, n ? 120000 : 10000);
 	p = strstr(s, "listening on ");
 	cr_assert_not_null(p);
 	p = strrchr(strtok(p, "\n"), ':');
@@ -208,7 +238,8 @@ static void harness_gw_stop_all(struct hproc *g, bool allow_errors, char **out, 
 		return;
 	}
 	kill(g->pid, SIGTERM);
-	st = harness_wait_exit(g->pid, 10000);
+	/* valgrind's leak check runs after the gateway's own exit */
+	st = harness_wait_exit(g->pid, harness_gw_wrapped() ? 120000 : 10000);
 	*log = harness_slurp(g->err_path);
 	cr_expect(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	          "tracegate did not exit 0 on SIGTERM (status %d): %s", st, *log);

@@ -36,8 +36,16 @@ void harness_sink_start(struct hproc *s, char *dir, size_t dirlen, const char *f
 int harness_sink_wait(const char *dir, int n, int timeout_ms);
 
 /* Starts tracegate on a config made from printf-style <fmt> (use
- * "listen = 127.0.0.1:0"); waits for "ready" and fills g->port. */
+ * "listen = 127.0.0.1:0"); waits for "ready" and fills g->port.
+ * With the environment variable TG_WRAP set (e.g. "valgrind --error-exitcode=99
+ * --leak-check=full"), its blank-separated words come before the binary:
+ * g->pid is then the wrapper's process, which runs the gateway (valgrind
+ * does, in itself), and the waits for "ready" and for the exit grow from
+ * 10 s to 120 s. */
 void harness_gw_start(struct hproc *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Whether gateways start under TG_WRAP (their RSS is then the wrapper's). */
+bool harness_gw_wrapped(void);
 
 /* Sends SIGTERM to <g>, asserts a clean exit 0 within 10 s and, unless
  * <allow_errors>, no "error" line in its log. */

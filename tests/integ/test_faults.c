@@ -28,11 +28,14 @@
 #define PROBES       5
 
 /* RSS may differ this much after a round that a warm-up round preceded:
- * allocator noise, not growth. ASan's quarantine holds freed memory back. */
-#ifdef __SANITIZE_ADDRESS__
-#define RSS_SLACK_KB (32 * 1024)
-#else
+ * allocator noise, not growth. Under ASan it is only reported: freed memory
+ * waits in its quarantine (up to 256 MB), and LeakSanitizer checks the
+ * gateway's exit instead. */
 #define RSS_SLACK_KB 1024
+#ifdef __SANITIZE_ADDRESS__
+#define RSS_BOUNDED false
+#else
+#define RSS_BOUNDED true
 #endif
 
 /* The upstream's idle pooled connections close after 200 ms, so that every
@@ -159,8 +162,9 @@ static void expect_back(const struct mark *m, const char *what)
 	long rss = harness_rss_kb(gw.pid);
 
 	cr_expect_eq(fds, m->fds, "%s: %d descriptors after, %d before", what, fds, m->fds);
-	cr_expect_lt(rss - m->rss_kb, RSS_SLACK_KB, "%s: RSS %ld kB after, %ld kB before", what,
-	             rss, m->rss_kb);
+	if (RSS_BOUNDED)
+		cr_expect_lt(rss - m->rss_kb, RSS_SLACK_KB, "%s: RSS %ld kB after, %ld kB before",
+		             what, rss, m->rss_kb);
 	fprintf(stderr, "faults: %s: fds %d -> %d, RSS %ld -> %ld kB (%+ld)\n", what, m->fds, fds,
 	        m->rss_kb, rss, rss - m->rss_kb);
 }

@@ -15,6 +15,14 @@
 
 #include "harness.h"
 
+/* ASan's quarantine keeps up to 256 MB of what was freed: RSS tells
+ * nothing about a bound there */
+#ifdef __SANITIZE_ADDRESS__
+#define RSS_BOUNDED false
+#else
+#define RSS_BOUNDED true
+#endif
+
 #define GW_CONF                                                                                    \
 	"[gateway]\nlisten = 127.0.0.1:0\nworkers = 2\naccess_log = off\n"                         \
 	"[upstream o]\nservers = 127.0.0.1:%d\nresponse_timeout_ms = 5000\n"                       \
@@ -170,7 +178,9 @@ Test(lifecycle, hundred_megabytes_both_ways_in_bounded_memory, .timeout = 180)
 	harness_close(fd);
 
 	rss1 = harness_rss_kb(g.pid);
-	cr_expect_lt(rss1 - rss0, 32 * 1024, "RSS grew by %ld kB moving 200 MB", rss1 - rss0);
+	if (RSS_BOUNDED)
+		cr_expect_lt(rss1 - rss0, 32 * 1024, "RSS grew by %ld kB moving 200 MB",
+		             rss1 - rss0);
 	harness_gw_stop(&g, false);
 	harness_kill(&o);
 	EVP_MD_CTX_free(ctx);

@@ -47,7 +47,8 @@
 	"[route r]\npath_prefix = /\nupstream = o\n%s"
 
 static struct hproc origin, gw, sink;
-static char jsonl[64]; /* the spans file */
+static char jsonl[64];    /* the spans file */
+static char sink_dir[64]; /* what the collector stand-in stored */
 
 static void setup(void)
 {
@@ -61,6 +62,13 @@ static void teardown(void)
 	harness_kill(&gw);
 	harness_kill(&sink);
 	harness_kill(&origin);
+	if (sink_dir[0]) {
+		char *rm[] = {"rm", "-rf", sink_dir, NULL}, *out, *err;
+
+		harness_run(rm, &out, &err);
+		free(out);
+		free(err);
+	}
 }
 
 TestSuite(faults, .init = setup, .fini = teardown, .timeout = 180);
@@ -630,12 +638,12 @@ static long traced_traffic(long ms, int max_fds, int *most_fds)
 
 Test(faults, collector_hangs)
 {
-	char dir[64], sections[512];
+	char *dir = sink_dir, sections[512];
 	struct mark m;
 	long worst;
 	int most, stored;
 
-	harness_sink_start(&sink, dir, sizeof(dir), "ok");
+	harness_sink_start(&sink, dir, sizeof(sink_dir), "ok");
 	snprintf(sections, sizeof(sections),
 	         "[tracing]\nsample_ratio = 1\nexporters = otlp\nflush_timeout_ms = 500\n"
 	         "[exporter.otlp]\nendpoint = http://127.0.0.1:%d/v1/traces\ntimeout_ms = 700\n"

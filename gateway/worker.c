@@ -67,13 +67,31 @@ static void worker_on_accept(struct evconnlistener *l, evutil_socket_t fd, struc
 	}
 }
 
+/* Accepting again after a pause for want of descriptors. */
+static void worker_on_accept_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	if (w->paused || w->draining)
+		return; /* max_connections holds them; a closed connection resumes */
+	for (int i = 0; i < w->n_listen; i++)
+		evconnlistener_enable(w->listeners[i]);
+}
+
 static void worker_on_accept_error(struct evconnlistener *l, void *arg)
 {
 	struct worker *w = arg;
 	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = {0, 100 * 1000};
 
-	/* EMFILE and friends: keep going, connections will free descriptors */
-	log_at(LOG_ERROR, w->id, 0, 0, "accept: %s", evutil_socket_error_to_string(err));
+	/* EMFILE and friends: the listener stays readable, so accepting again
+	 * at once would spin; pause while connections free descriptors */
+	if (!evtimer_pending(w->accept_timer, NULL))
+		log_at(LOG_ERROR, w->id, 0, 0, "accept: %s: pausing accept for 100 ms",
+		       evutil_socket_error_to_string(err));
+	for (int i = 0; i < w->n_listen; i++)
+		evconnlistener_disable(w->listeners[i]);
+	evtimer_add(w->accept_timer, &tv);
 }
 
 static void worker_close_listeners(struct worker *w)
@@ -172,9 +190,10 @@ static struct wgen *worker_wgen_new(struct worker *w, struct gen *g)
 
 static struct evconnlistener *worker_listener(struct worker *w, int fd)
 {
-	/* backlog -1: the socket is listening already (main.c) */
+	/* backlog 0: the socket is listening already, with main.c's backlog
+	 * (-1 would make libevent listen() again, with 128) */
 	struct evconnlistener *l =
-	        evconnlistener_new(w->base, worker_on_accept, w, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	        evconnlistener_new(w->base, worker_on_accept, w, LEV_OPT_CLOSE_ON_FREE, 0, fd);
 
 	if (l) {
 		evconnlistener_set_error_cb(l, worker_on_accept_error);
@@ -330,6 +349,7 @@ int worker_init(struct worker *w, int id, struct gen *g, const struct flt_ops *c
 	w->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	w->stop_ev = event_new(w->base, w->stop_fd, EV_READ, worker_on_stop, w);
 	w->drain_timer = evtimer_new(w->base, worker_on_drain_timeout, w);
+	w->accept_timer = evtimer_new(w->base, worker_on_accept_retry, w);
 	w->update_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	w->update_ev = event_new(w->base, w->update_fd, EV_READ | EV_PERSIST, worker_on_update, w);
 	if ((w->cur = worker_wgen_new(w, g))) {
@@ -340,7 +360,7 @@ int worker_init(struct worker *w, int id, struct gen *g, const struct flt_ops *c
 	}
 	w->hdr_scratch = calloc(c->gw.max_headers, sizeof(*w->hdr_scratch));
 	if (!w->hdr_scratch || !w->alog || !w->alog_timer || w->stop_fd < 0 || !w->stop_ev ||
-	    !w->drain_timer || !w->cur || w->update_fd < 0 || !w->update_ev ||
+	    !w->drain_timer || !w->accept_timer || !w->cur || w->update_fd < 0 || !w->update_ev ||
 	    event_add(w->stop_ev, NULL) || event_add(w->update_ev, NULL))
 		return -ENOMEM;
 	for (int i = 0; i < n; i++)
@@ -396,5 +416,7 @@ void worker_join(struct worker *w)
 	if (w->update_fd >= 0)
 		close(w->update_fd);
 	event_free(w->drain_timer);
+	if (w->accept_timer)
+		event_free(w->accept_timer);
 	event_base_free(w->base);
 }

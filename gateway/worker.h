@@ -69,6 +69,7 @@ struct worker {
 	int stop_fd;           /* eventfd: worker_stop() writes it */
 	struct event *stop_ev; /* reads it */
 	struct event *drain_timer;
+	struct event *accept_timer; /* accepting again after EMFILE */
 	bool draining;
 
 	int update_fd; /* eventfd: worker_update() writes it */

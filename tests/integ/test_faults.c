@@ -412,9 +412,8 @@ Test(faults, client_stops_reading_a_large_response)
 /* Opens IDLE_CONNS connections that send nothing, probes while they are
  * all accepted, closes them; returns the worst probe. Both ways go in
  * batches the gateway catches up with: a burst overflows the accept queue
- * (the kernel then drops SYNs and the client retries a second later; the
- * queue holds 128 today, as worker.c passes -1 to evconnlistener_new(),
- * which makes libevent listen() again with 128, not main.c's 1024), and a
+ * (main.c's backlog of 1024; past it the kernel drops SYNs and the client
+ * retries a second later), and a
  * burst of closes frees thousands of buffers in one loop turn, which moves
  * RSS by megabytes without anything leaking. */
 static long idle_round(const struct mark *m)
@@ -497,13 +496,9 @@ static long gw_cpu_ticks(void)
 
 /* More clients than the gateway has descriptors for: the ones it cannot
  * accept wait in the kernel's queue, and it neither spins nor floods its
- * log meanwhile; once they leave, it serves again.
- * Disabled: it fails today. worker_on_accept_error() (worker.c) logs and
- * returns on EMFILE, the listener stays readable, and the worker spins at
- * 100% CPU writing "accept: Too many open files" some 150,000 times a
- * second. Enable it with the fix (pause accepting for a while, as on
- * max_connections, and log once). */
-Test(faults, client_opens_more_connections_than_the_gateway_has_descriptors, .disabled = true)
+ * log meanwhile (worker_on_accept_error() pauses accepting for 100 ms and
+ * logs once); once they leave, it serves again. */
+Test(faults, client_opens_more_connections_than_the_gateway_has_descriptors)
 {
 	struct rlimit rl, low;
 	int fds[100], lines = 0;

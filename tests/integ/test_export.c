@@ -42,14 +42,6 @@ static void teardown(void)
 
 TestSuite(export, .init = setup, .fini = teardown, .timeout = 240);
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* GET /<path> with the caller's traceparent; returns the parent-id the
  * origin received (our CLIENT span's id) in <client_id>. */
 static void traced_get(const char *path, char client_id[17])
@@ -311,10 +303,10 @@ Test(export, collector_down_costs_spans_not_requests)
 	                         "endpoint = http://127.0.0.1:%d/v1/traces\ndelay_ms = 20\n"
 	                         "retry_ms = 300\n",
 	                 origin.port, sink.port);
-	t0 = now_ms();
+	t0 = harness_now_ms();
 	for (int i = 0; i < 20; i++)
 		traced_get("/down", id);
-	cr_assert_lt(now_ms() - t0, 2000, "requests slowed down by a dead collector");
+	cr_assert_lt(harness_now_ms() - t0, 2000, "requests slowed down by a dead collector");
 	usleep(800 * 1000); /* the retries run out */
 	gw_stop(true);
 	exit_counters("otlp", c);
@@ -397,18 +389,18 @@ Test(export, hanging_collector_leaves_jsonl_alone)
 	                         "delay_ms = 20\ntimeout_ms = 60000\nqueue_size = 8\n"
 	                         "batch_size = 4\n[exporter.jsonl]\npath = %s\ndelay_ms = 20\n",
 	                 origin.port, sink.port, jsonl);
-	t0 = now_ms();
+	t0 = harness_now_ms();
 	for (int i = 0; i < 30; i++)
 		traced_get("/hang", id);
-	cr_assert_lt(now_ms() - t0, 3000, "requests slowed down by a hanging collector");
+	cr_assert_lt(harness_now_ms() - t0, 3000, "requests slowed down by a hanging collector");
 	usleep(300 * 1000);
 	out = harness_slurp(jsonl);
 	cr_assert_eq(count_lines(out), 60, "jsonl got %d spans of 60", count_lines(out));
 	free(out);
 	/* the flush gives up after flush_timeout_ms, not after timeout_ms */
-	t0 = now_ms();
+	t0 = harness_now_ms();
 	gw_stop(true);
-	took = now_ms() - t0;
+	took = harness_now_ms() - t0;
 	cr_assert_lt(took, 3000, "shutdown took %ld ms", took);
 	exit_counters("otlp", c);
 	cr_assert_eq(c[0], 0);

@@ -73,14 +73,6 @@ static void teardown(void)
 
 TestSuite(faults, .init = setup, .fini = teardown, .timeout = 180);
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Starts the gateway with <gateway_keys> in [gateway] and <sections> after
  * the route; NULL: every request traced, spans written as JSON lines to a
  * file. The span queues are small: they are allocated whole but touched as
@@ -110,7 +102,7 @@ static void gw_start(const char *gateway_keys, const char *sections)
  * returns how long it took in ms. */
 static long probe(void)
 {
-	long t0 = now_ms();
+	long t0 = harness_now_ms();
 	struct hresp r;
 
 	harness_request(gw.port, "GET /bytes/4096 HTTP/1.1\r\nHost: a\r\n\r\n", &r);
@@ -118,7 +110,7 @@ static long probe(void)
 	cr_assert(r.complete && r.body_len == 4096 && harness_is_pattern(r.body, 4096, 0),
 	          "a concurrent request got a corrupted body");
 	harness_resp_free(&r);
-	return now_ms() - t0;
+	return harness_now_ms() - t0;
 }
 
 /* The slowest of <n> probes, each within PROBE_MAX_MS. */
@@ -142,22 +134,10 @@ struct mark {
 	long rss_kb;
 };
 
-/* Waits up to 5 s for the gateway's descriptor count to be <fds>; returns
- * the last count read. */
-static int wait_fds(int fds)
-{
-	long end = now_ms() + 5000;
-	int n;
-
-	while ((n = harness_fd_count(gw.pid)) != fds && now_ms() < end)
-		poll(NULL, 0, 20);
-	return n;
-}
-
 /* After a warm-up round: the descriptors are back, the RSS is the baseline. */
 static void mark_warm(struct mark *m, const char *what)
 {
-	int fds = wait_fds(m->fds);
+	int fds = harness_wait_fds(gw.pid, m->fds, 5000);
 
 	cr_assert_eq(fds, m->fds, "%s (warm-up): %d descriptors, %d before", what, fds, m->fds);
 	m->rss_kb = harness_rss_kb(gw.pid);
@@ -166,7 +146,7 @@ static void mark_warm(struct mark *m, const char *what)
 /* After the checked rounds: descriptors exactly back, RSS within slack. */
 static void expect_back(const struct mark *m, const char *what)
 {
-	int fds = wait_fds(m->fds);
+	int fds = harness_wait_fds(gw.pid, m->fds, 5000);
 	long rss = harness_rss_kb(gw.pid);
 
 	cr_expect_eq(fds, m->fds, "%s: %d descriptors after, %d before", what, fds, m->fds);
@@ -203,7 +183,7 @@ static long upstream_fault_once(const struct ufault *f, long *took)
 {
 	int fd = harness_connect(gw.port);
 	struct pollfd p = {.fd = fd, .events = POLLIN};
-	long t0 = now_ms(), worst;
+	long t0 = harness_now_ms(), worst;
 	struct hresp r;
 	char req[256];
 
@@ -222,7 +202,7 @@ static long upstream_fault_once(const struct ufault *f, long *took)
 		cr_expect(r.closed || harness_wait_closed(fd, 5000), "%s: connection left open",
 		          f->name);
 	}
-	*took = now_ms() - t0;
+	*took = harness_now_ms() - t0;
 	harness_resp_free(&r);
 	harness_close(fd);
 	return worst;
@@ -268,7 +248,7 @@ static long slow_head_round(int n)
 {
 	static const char head[] = "GET /bytes/10 HTTP/1.1\r\nHost: a\r\n\r\n";
 	struct pollfd p[64];
-	long t0 = now_ms(), worst = 0;
+	long t0 = harness_now_ms(), worst = 0;
 	int left = n;
 
 	cr_assert_leq(n, 64);
@@ -282,12 +262,12 @@ static long slow_head_round(int n)
 				harness_send(p[i].fd, head + sec, 1);
 		ms = probe();
 		worst = ms > worst ? ms : worst;
-		while (left && (ms = t0 + (sec + 1) * 1000 - now_ms()) > 0) {
+		while (left && (ms = t0 + (sec + 1) * 1000 - harness_now_ms()) > 0) {
 			if (poll(p, (nfds_t)n, (int)ms) <= 0)
 				continue;
 			for (int i = 0; i < n; i++) {
 				struct hresp r;
-				long at = now_ms() - t0;
+				long at = harness_now_ms() - t0;
 
 				if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
 					continue;
@@ -347,10 +327,10 @@ static int connect_small_window(int port)
  * RSS seen and the worst probe in <worst>. */
 static long watch(long ms, long *worst)
 {
-	long end = now_ms() + ms, peak = 0;
+	long end = harness_now_ms() + ms, peak = 0;
 
 	*worst = 0;
-	while (now_ms() < end) {
+	while (harness_now_ms() < end) {
 		long rss = harness_rss_kb(gw.pid), w = probe();
 
 		peak = rss > peak ? rss : peak;
@@ -391,17 +371,18 @@ Test(faults, client_stops_reading_a_large_response)
 	/* one that never gives up is cut after client_timeout_ms (4000) */
 	fd = connect_small_window(gw.port);
 	harness_send_str(fd, BIG_GET);
-	t0 = now_ms();
-	cr_expect_eq(wait_fds(m.fds + 2), m.fds + 2, "client and upstream descriptors");
-	while (harness_fd_count(gw.pid) > m.fds && now_ms() - t0 < 10000)
+	t0 = harness_now_ms();
+	cr_expect_eq(harness_wait_fds(gw.pid, m.fds + 2, 5000), m.fds + 2,
+	             "client and upstream descriptors");
+	while (harness_fd_count(gw.pid) > m.fds && harness_now_ms() - t0 < 10000)
 		poll(NULL, 0, 50);
-	cr_expect(now_ms() - t0 >= 3500, "cut after %ld ms", now_ms() - t0);
+	cr_expect(harness_now_ms() - t0 >= 3500, "cut after %ld ms", harness_now_ms() - t0);
 	got = harness_read_all(fd, &all, 5000);
 	cr_expect_lt(got, 100000000, "the whole body went out to a client that read nothing");
 	free(all);
 	close(fd);
 	fprintf(stderr, "faults: stalled reader cut after %ld ms, %zu bytes were on the way\n",
-	        now_ms() - t0, got);
+	        harness_now_ms() - t0, got);
 	expect_back(&m, "stalled reader, cut by client_timeout_ms");
 	harness_gw_stop(&gw, false);
 }
@@ -419,24 +400,25 @@ Test(faults, client_stops_reading_a_large_response)
 static long idle_round(const struct mark *m)
 {
 	static int fds[IDLE_CONNS];
-	long worst, t0 = now_ms();
+	long worst, t0 = harness_now_ms();
 	int n;
 
 	for (int i = 0; i < IDLE_CONNS; i++) {
 		fds[i] = harness_connect(gw.port);
 		if ((i + 1) % IDLE_BATCH == 0) {
-			n = wait_fds(m->fds + i + 1);
+			n = harness_wait_fds(gw.pid, m->fds + i + 1, 5000);
 			cr_assert_eq(n, m->fds + i + 1, "%d of %d connections accepted", n - m->fds,
 			             i + 1);
 		}
 	}
 	fprintf(stderr, "faults: %d idle connections open and accepted in %ld ms\n", IDLE_CONNS,
-	        now_ms() - t0);
+	        harness_now_ms() - t0);
 	worst = probes(PROBES, "idle connections");
 	for (int i = IDLE_CONNS - 1; i >= 0; i--) {
 		close(fds[i]);
 		if (i % IDLE_BATCH == 0)
-			cr_assert_eq(wait_fds(m->fds + i), m->fds + i, "closed connections kept");
+			cr_assert_eq(harness_wait_fds(gw.pid, m->fds + i, 5000), m->fds + i,
+			             "closed connections kept");
 	}
 	return worst;
 }
@@ -616,10 +598,10 @@ static void sink_fault(const char *script)
  * the worst latency; the most descriptors seen go to <most_fds>. */
 static long traced_traffic(long ms, int max_fds, int *most_fds)
 {
-	long end = now_ms() + ms, worst = 0;
+	long end = harness_now_ms() + ms, worst = 0;
 
 	*most_fds = 0;
-	while (now_ms() < end) {
+	while (harness_now_ms() < end) {
 		long w = probe();
 		int fds = harness_fd_count(gw.pid);
 

@@ -121,16 +121,6 @@ Test(lifecycle, sigterm_drains_in_flight_requests, .timeout = 60)
 	harness_kill(&o);
 }
 
-static void sha256_hex(const void *b, size_t n, char out[65])
-{
-	unsigned char md[32];
-	unsigned int len;
-
-	EVP_Digest(b, n, md, &len, EVP_sha256(), NULL);
-	for (int i = 0; i < 32; i++)
-		sprintf(out + i * 2, "%02x", md[i]);
-}
-
 Test(lifecycle, hundred_megabytes_both_ways_in_bounded_memory, .timeout = 180)
 {
 	const size_t total = 100u << 20;
@@ -173,7 +163,7 @@ Test(lifecycle, hundred_megabytes_both_ways_in_bounded_memory, .timeout = 180)
 	cr_expect_eq(r.status, 200);
 	cr_expect_eq(r.body_len, total);
 	cr_expect(harness_is_pattern(r.body, r.body_len, 0));
-	sha256_hex(r.body, r.body_len, want);
+	harness_sha256_hex(r.body, r.body_len, want);
 	harness_resp_free(&r);
 	harness_close(fd);
 

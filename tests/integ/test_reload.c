@@ -10,7 +10,6 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,30 +42,6 @@ static void sleep_ms(long ms)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
-}
-
-/* Replaces the gateway's config file with printf-style <fmt>, atomically
- * (a reload never reads half a file), with the admin listener off as
- * harness_gw_start() has it unless <fmt> has an [admin]. */
-static void write_cfg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void write_cfg(const char *fmt, ...)
-{
-	char tmp[96], *text;
-	va_list ap;
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.new", gw.cfg_path);
-	f = fopen(tmp, "w");
-	cr_assert_not_null(f);
-	va_start(ap, fmt);
-	cr_assert_geq(vasprintf(&text, fmt, ap), 0);
-	va_end(ap);
-	fputs(text, f);
-	if (!strstr(text, "[admin]"))
-		fputs("\n[admin]\nenabled = off\n", f);
-	free(text);
-	cr_assert_eq(fclose(f), 0);
-	cr_assert_eq(rename(tmp, gw.cfg_path), 0);
 }
 
 static int count_of(const char *s, const char *needle)
@@ -274,7 +249,7 @@ Test(reload, twenty_reloads_under_load_fail_nothing_and_lose_no_span)
 	for (int i = 1; i <= 20; i++) {
 		ok_before = atomic_load(&l.ok);
 		gen_text(text, sizeof(text), i, spans, alog);
-		write_cfg("%s", text);
+		harness_gw_rewrite(&gw, "%s", text);
 		reload(i);
 		/* traffic flowed through every generation */
 		for (int w = 0; w < 500 && atomic_load(&l.ok) < ok_before + 40; w++)
@@ -346,10 +321,10 @@ Test(reload, new_sample_ratio_takes_effect)
 
 	harness_gw_start(&gw, RATIO_CFG, origin.port, "0");
 	cr_expect_eq(sampled_share("/x", 200), 0.0);
-	write_cfg(RATIO_CFG, origin.port, "1");
+	harness_gw_rewrite(&gw, RATIO_CFG, origin.port, "1");
 	reload(1);
 	cr_expect_eq(sampled_share("/x", 200), 1.0);
-	write_cfg(RATIO_CFG, origin.port, "0.25");
+	harness_gw_rewrite(&gw, RATIO_CFG, origin.port, "0.25");
 	reload(2);
 	/* 800 independent decisions: 4 standard deviations is 0.061 */
 	share = sampled_share("/x", 800);
@@ -370,9 +345,10 @@ Test(reload, bad_file_and_restart_keys_are_refused_and_the_running_config_stays)
 	         origin.port);
 	harness_gw_start(&gw, "%s", base);
 	/* line 17 has an unknown key, line 19 a route to no upstream */
-	write_cfg("%s[route s]\npath_prefix = /s/\nupstream = o\nbogus = 1\n"
-	          "[route t]\nupstream = nowhere\n",
-	          base);
+	harness_gw_rewrite(&gw,
+	                   "%s[route s]\npath_prefix = /s/\nupstream = o\nbogus = 1\n"
+	                   "[route t]\nupstream = nowhere\n",
+	                   base);
 	cr_assert_eq(kill(gw.pid, SIGHUP), 0);
 	log = wait_log("refused", 1);
 	cr_expect_not_null(strstr(log, ":17: [route s]: unknown key \"bogus\""), "%s", log);
@@ -386,15 +362,16 @@ Test(reload, bad_file_and_restart_keys_are_refused_and_the_running_config_stays)
 	cr_expect_eq(r.status, 404, "the refused file's route must not be served");
 	harness_resp_free(&r);
 	/* valid, but workers and an exporter's key take a restart */
-	write_cfg("%s[route s]\npath_prefix = /s/\nupstream = o\n", base);
+	harness_gw_rewrite(&gw, "%s[route s]\npath_prefix = /s/\nupstream = o\n", base);
 	{
 		char *p = strstr(base, "workers = 2");
 
 		p[10] = '3';
 	}
-	write_cfg("%s[route s]\npath_prefix = /s/\nupstream = o\n"
-	          "[exporter.jsonl]\npath = /tmp/elsewhere.jsonl\n",
-	          base);
+	harness_gw_rewrite(&gw,
+	                   "%s[route s]\npath_prefix = /s/\nupstream = o\n"
+	                   "[exporter.jsonl]\npath = /tmp/elsewhere.jsonl\n",
+	                   base);
 	cr_assert_eq(kill(gw.pid, SIGHUP), 0);
 	log = wait_log("refused", 2);
 	cr_expect_not_null(strstr(log, "[gateway] workers: changed; takes a restart"), "%s", log);
@@ -408,7 +385,7 @@ Test(reload, bad_file_and_restart_keys_are_refused_and_the_running_config_stays)
 	cr_expect_eq(metric("tracegate_config_reloads_total"), 0);
 	/* the same file without the restart changes goes through */
 	base[strstr(base, "workers = 3") - base + 10] = '2';
-	write_cfg("%s[route s]\npath_prefix = /s/\nupstream = o\n", base);
+	harness_gw_rewrite(&gw, "%s[route s]\npath_prefix = /s/\nupstream = o\n", base);
 	reload(1);
 	harness_request(gw.port, "GET /s/x HTTP/1.1\r\nHost: a\r\n\r\n", &r);
 	cr_expect_eq(r.status, 200);
@@ -455,7 +432,7 @@ Test(reload, in_flight_request_finishes_under_its_generation_and_pools_survive)
 	slow = harness_connect(gw.port);
 	harness_send_str(slow, "GET /slow/1500 HTTP/1.1\r\nHost: a\r\n\r\n");
 	sleep_ms(200);
-	write_cfg(INFLIGHT_CFG, origin.port, 32, "");
+	harness_gw_rewrite(&gw, INFLIGHT_CFG, origin.port, 32, "");
 	reload(1);
 	harness_request(gw.port, "GET /slow/1 HTTP/1.1\r\nHost: a\r\n\r\n", &r);
 	cr_expect_eq(r.status, 404, "new requests run under the new file");
@@ -469,7 +446,7 @@ Test(reload, in_flight_request_finishes_under_its_generation_and_pools_survive)
 	c2 = origin_conn(fd, "/keep/2");
 	cr_expect_eq(c2, c1, "pooled connection %ld replaced by %ld", c1, c2);
 	/* o changes (keepalive): a new pool */
-	write_cfg(INFLIGHT_CFG, origin.port, 16, "");
+	harness_gw_rewrite(&gw, INFLIGHT_CFG, origin.port, 16, "");
 	reload(2);
 	c2 = origin_conn(fd, "/keep/3");
 	cr_expect_neq(c2, c1, "an upstream whose settings changed starts a new pool");
@@ -516,7 +493,7 @@ Test(reload, listeners_follow_the_file_and_tracegate_s_signals)
 	snprintf(pid_file, sizeof(pid_file), "/tmp/tg-reload-%d.pid", (int)getpid());
 	harness_gw_start(&gw, LISTEN_CFG, "127.0.0.1:0", pid_file, origin.port);
 	snprintf(two, sizeof(two), "127.0.0.1:0 127.0.0.1:%d", extra);
-	write_cfg(LISTEN_CFG, two, pid_file, origin.port);
+	harness_gw_rewrite(&gw, LISTEN_CFG, two, pid_file, origin.port);
 	st = run_tg("reload", &err);
 	cr_expect_eq(st, 0, "%s", err);
 	free(err);
@@ -528,7 +505,7 @@ Test(reload, listeners_follow_the_file_and_tracegate_s_signals)
 	harness_request(gw.port, "GET /x HTTP/1.1\r\nHost: a\r\n\r\n", &r);
 	cr_expect_eq(r.status, 200, "the kept listener (port 0, same port) serves on");
 	harness_resp_free(&r);
-	write_cfg(LISTEN_CFG, "127.0.0.1:0", pid_file, origin.port);
+	harness_gw_rewrite(&gw, LISTEN_CFG, "127.0.0.1:0", pid_file, origin.port);
 	reload(2);
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	{
@@ -557,7 +534,7 @@ Test(reload, listeners_follow_the_file_and_tracegate_s_signals)
 	free(log);
 	cr_expect_neq(access(pid_file, F_OK), 0, "the pid file is removed at exit");
 	/* no gateway, no pid file: a clear error */
-	write_cfg(LISTEN_CFG, "127.0.0.1:0", pid_file, origin.port);
+	harness_gw_rewrite(&gw, LISTEN_CFG, "127.0.0.1:0", pid_file, origin.port);
 	st = run_tg("reload", &err);
 	cr_expect_eq(st, 1, "status %d", st);
 	cr_expect_not_null(strstr(err, pid_file), "%s", err);

@@ -60,14 +60,6 @@ static void teardown(void)
  * its own (alarm), and each socket wait of the clients is bounded */
 TestSuite(soak, .fini = teardown);
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* One client thread and what it saw. */
 struct soak_client {
 	pthread_t th;
@@ -129,16 +121,6 @@ static int soak_connect(int port)
 	/* a gateway that stops reading fails the request, never hangs it */
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){30, 0}, sizeof(struct timeval));
 	return fd;
-}
-
-static void sha256_hex(const void *b, size_t n, char out[65])
-{
-	unsigned char md[32];
-	unsigned int len;
-
-	EVP_Digest(b, n, md, &len, EVP_sha256(), NULL);
-	for (int i = 0; i < 32; i++)
-		sprintf(out + i * 2, "%02x", md[i]);
 }
 
 enum soak_kind { SK_BYTES, SK_BIG, SK_CHUNKED, SK_CLOSE, SK_HEAD, SK_POST, SK_POST_CHUNKED };
@@ -236,7 +218,7 @@ static void soak_one(struct soak_client *c, int *fd)
 		/* a fresh body each time: stale bytes would hash the same */
 		for (size_t i = 0; i < n; i += 64)
 			c->body[i] = (char)soak_rand(c);
-		sha256_hex(c->body, n, want);
+		harness_sha256_hex(c->body, n, want);
 		if (kind == SK_POST) {
 			snprintf(req, sizeof(req),
 			         "POST /sha256 HTTP/1.1\r\nHost: soak\r\n%s%sContent-Length: "
@@ -287,7 +269,7 @@ static void *soak_client_main(void *arg)
 	struct soak_client *c = arg;
 	int fd = -1;
 
-	while (now_ms() < c->end_ms)
+	while (harness_now_ms() < c->end_ms)
 		soak_one(c, &fd);
 	if (fd >= 0)
 		harness_close(fd);
@@ -297,7 +279,7 @@ static void *soak_client_main(void *arg)
 /* Runs <n> client threads for <ms> ms; adds their figures to <sum>. */
 static void soak_run(struct soak_client *cl, int n, long ms, struct soak_client *sum)
 {
-	long end = now_ms() + ms;
+	long end = harness_now_ms() + ms;
 
 	for (int i = 0; i < n; i++) {
 		cl[i].end_ms = end;
@@ -316,18 +298,6 @@ static void soak_run(struct soak_client *cl, int n, long ms, struct soak_client 
 		cl[i].bytes = 0;
 		cl[i].first_error[0] = '\0';
 	}
-}
-
-/* Waits up to 5 s for the gateway's descriptor count to be <fds>; returns
- * the last count read. */
-static int wait_fds(int fds)
-{
-	long end = now_ms() + 5000;
-	int n;
-
-	while ((n = harness_fd_count(gw.pid)) != fds && now_ms() < end)
-		poll(NULL, 0, 20);
-	return n;
 }
 
 static int soak_seconds(void)
@@ -389,16 +359,16 @@ Test(soak, mixed_traffic_at_full_load)
 		memset(cl[i].body, 'x', SOAK_BODY_MAX);
 	}
 
-	t0 = now_ms();
+	t0 = harness_now_ms();
 	/* twice the clients in the warm-up: the heap's high-water mark for
 	 * buffers in flight grows with the peaks of concurrency; set by a
 	 * higher one first, it does not move in the measured run */
 	soak_run(cl, 2 * SOAK_CLIENTS, warm_ms, &warm);
-	fds = wait_fds(fds0);
+	fds = harness_wait_fds(gw.pid, fds0, 5000);
 	cr_assert_eq(fds, fds0, "after the warm-up: %d descriptors, %d before", fds, fds0);
 	rss_warm = harness_rss_kb(gw.pid);
 	soak_run(cl, SOAK_CLIENTS, seconds * 1000 - warm_ms, &run);
-	fds = wait_fds(fds0);
+	fds = harness_wait_fds(gw.pid, fds0, 5000);
 	rss_end = harness_rss_kb(gw.pid);
 
 	fprintf(stderr,
@@ -407,7 +377,7 @@ Test(soak, mixed_traffic_at_full_load)
 	        "%ld kB at the end (%+.2f%%); descriptors %d before, %d after\n",
 	        seconds, SOAK_CLIENTS, 2 * SOAK_CLIENTS, warm.requests + run.requests,
 	        warm.traced + run.traced, (double)(warm.bytes + run.bytes) / 1e6,
-	        (double)(warm.requests + run.requests) * 1000.0 / (double)(now_ms() - t0),
+	        (double)(warm.requests + run.requests) * 1000.0 / (double)(harness_now_ms() - t0),
 	        warm.failures + run.failures, rss_warm, rss_end,
 	        100.0 * (double)(rss_end - rss_warm) / (double)rss_warm, fds0, fds);
 	cr_expect_eq(warm.failures + run.failures, 0, "%ld failed or corrupted responses",

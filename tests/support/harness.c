@@ -22,11 +22,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "harness.h"
 
 extern char **environ;
 
-static long harness_now_ms(void)
+long harness_now_ms(void)
 {
 	struct timespec ts;
 
@@ -172,29 +174,50 @@ bool harness_gw_wrapped(void)
 	return wrap && *wrap;
 }
 
-void harness_gw_start(struct hproc *g, const char *fmt, ...)
+/* Writes the config of printf-style <fmt,ap> to <path> through a temporary
+ * file renamed over it, so that a reload never reads half a file. */
+static void harness_cfg_write(const char *path, const char *fmt, va_list ap)
 {
-	char *argv[40], *words;
-	int n = harness_wrap_argv(&words, argv, 36);
-	va_list ap;
+	char tmp[96], *text;
 	FILE *f;
-	char *s, *p, *text;
 
-	memset(g, 0, sizeof(*g));
-	harness_tmp(g->cfg_path, sizeof(g->cfg_path), "cfg");
-	harness_tmp(g->out_path, sizeof(g->out_path), "gw-out");
-	harness_tmp(g->err_path, sizeof(g->err_path), "gw-err");
-	f = fopen(g->cfg_path, "w");
-	va_start(ap, fmt);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	f = fopen(tmp, "w");
+	cr_assert_not_null(f);
 	cr_assert_geq(vasprintf(&text, fmt, ap), 0);
-	va_end(ap);
 	fputs(text, f);
 	/* the admin listener's fixed default port would clash between the
 	 * gateways of a suite: a test that wants it says so */
 	if (!strstr(text, "[admin]"))
 		fputs("\n[admin]\nenabled = off\n", f);
 	free(text);
-	fclose(f);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(rename(tmp, path), 0);
+}
+
+void harness_gw_rewrite(struct hproc *g, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	harness_cfg_write(g->cfg_path, fmt, ap);
+	va_end(ap);
+}
+
+void harness_gw_start(struct hproc *g, const char *fmt, ...)
+{
+	char *argv[40], *words;
+	int n = harness_wrap_argv(&words, argv, 36);
+	va_list ap;
+	char *s, *p;
+
+	memset(g, 0, sizeof(*g));
+	harness_tmp(g->cfg_path, sizeof(g->cfg_path), "cfg");
+	harness_tmp(g->out_path, sizeof(g->out_path), "gw-out");
+	harness_tmp(g->err_path, sizeof(g->err_path), "gw-err");
+	va_start(ap, fmt);
+	harness_cfg_write(g->cfg_path, fmt, ap);
+	va_end(ap);
 	argv[n] = TG_BIN;
 	argv[n + 1] = "-c";
 	argv[n + 2] = g->cfg_path;
@@ -618,4 +641,24 @@ bool harness_is_pattern(const char *b, size_t n, size_t offset)
 		if ((unsigned char)b[i] != (((i + offset) * 31 + 7) & 0xff))
 			return false;
 	return true;
+}
+
+int harness_wait_fds(pid_t pid, int fds, int timeout_ms)
+{
+	long end = harness_now_ms() + timeout_ms;
+	int n;
+
+	while ((n = harness_fd_count(pid)) != fds && harness_now_ms() < end)
+		usleep(20 * 1000);
+	return n;
+}
+
+void harness_sha256_hex(const void *b, size_t n, char out[65])
+{
+	unsigned char md[32];
+	unsigned int len;
+
+	EVP_Digest(b, n, md, &len, EVP_sha256(), NULL);
+	for (int i = 0; i < 32; i++)
+		sprintf(out + i * 2, "%02x", md[i]);
 }

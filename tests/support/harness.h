@@ -47,6 +47,11 @@ void harness_gw_start(struct hproc *g, const char *fmt, ...) __attribute__((form
 /* Whether gateways start under TG_WRAP (their RSS is then the wrapper's). */
 bool harness_gw_wrapped(void);
 
+/* Replaces <g>'s config file with printf-style <fmt>, atomically, with the
+ * admin listener off as harness_gw_start() writes it; a SIGHUP loads it. */
+void harness_gw_rewrite(struct hproc *g, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
 /* Sends SIGTERM to <g>, asserts a clean exit 0 within 10 s and, unless
  * <allow_errors>, no "error" line in its log. */
 void harness_gw_stop(struct hproc *g, bool allow_errors);
@@ -114,6 +119,16 @@ void harness_origin_open(int port, long *open_conns);
 /* /proc readings for <pid>. */
 long harness_rss_kb(pid_t pid);
 int harness_fd_count(pid_t pid);
+
+/* Waits up to <timeout_ms> for <pid>'s descriptor count to be <fds>;
+ * returns the last count read. */
+int harness_wait_fds(pid_t pid, int fds, int timeout_ms);
+
+/* Monotonic milliseconds. */
+long harness_now_ms(void);
+
+/* The SHA-256 of <b,n> as 64 lowercase hex digits and a NUL. */
+void harness_sha256_hex(const void *b, size_t n, char out[65]);
 
 /* The origin's pattern bytes: byte i = (i*31+7) & 0xff. */
 bool harness_is_pattern(const char *b, size_t n, size_t offset);

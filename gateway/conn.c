@@ -12,6 +12,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 
@@ -308,8 +309,9 @@ size_t conn_read_more(struct bufferevent *bev, size_t limit)
 	size_t total = 0;
 
 	/* the read callback just took up to 4 kB: less means it drained the
-	 * socket, and another read would only cost a syscall to say EAGAIN */
-	if (evbuffer_get_length(in) < CONN_FIRST_READ)
+	 * socket, and another read would only cost a syscall to say EAGAIN.
+	 * A TLS socket holds ciphertext: only its bufferevent reads it. */
+	if (evbuffer_get_length(in) < CONN_FIRST_READ || bufferevent_openssl_get_ssl(bev))
 		return 0;
 	evbuffer_unfreeze(in, 0);
 	while (evbuffer_get_length(in) < limit) {
@@ -342,6 +344,8 @@ bool conn_flush(struct bufferevent *bev)
 
 	if (evbuffer_get_length(out) == 0)
 		return true;
+	if (bufferevent_openssl_get_ssl(bev))
+		return false; /* OpenSSL must frame it: its write callback will */
 	/* a bufferevent freezes the start of its output: only its own write
 	 * callback may drain there, and so do we, on its behalf. A failed
 	 * write leaves the bytes: the write event reports the error. */

@@ -61,7 +61,8 @@ void conn_txn_done(struct conn *c, bool keepalive);
  * per wakeup; a body relay calls this from its read callback so a 1 MiB
  * body costs a few large reads instead of 256 loop rounds. An end of
  * stream seen here is left for libevent to report on its next read (TCP
- * keeps answering 0). Returns the bytes read. */
+ * keeps answering 0). Returns the bytes read; 0 for a TLS bufferevent, whose
+ * socket holds ciphertext only OpenSSL may read. */
 size_t conn_read_more(struct bufferevent *bev, size_t limit);
 
 /* Makes <bev>, a socket bufferevent whose reading is not enabled yet, read
@@ -75,7 +76,8 @@ void conn_own_reads(struct bufferevent *bev);
  * the write event armed when the bytes were added is then disarmed, and
  * with the epoll changelist (worker.c) neither change reaches the kernel,
  * which saves two epoll_ctl calls per response. The caller acts as the
- * write callback would have; when bytes are left, the write event does. */
+ * write callback would have; when bytes are left, the write event does.
+ * A TLS bufferevent is left to write on its own (returns false). */
 bool conn_flush(struct bufferevent *bev);
 
 /* Starts the header_timeout_ms clock for the head being read on <c>. */

@@ -482,6 +482,10 @@ static void cfg_cross_check(struct cfg_ld *ld)
 	}
 	if (!cfg_find(ld, &cfg_sections_route, NULL))
 		cfg_err(ld, 0, NULL, NULL, "no [route] section: nothing to proxy");
+	in = cfg_find(ld, &cfg_sections_gateway, NULL);
+	if (in && ((const struct cfg_gateway *)in->obj)->n_listen_tls &&
+	    !cfg_find(ld, &cfg_sections_certificate, NULL))
+		cfg_report(in, "listen_tls", "TLS listeners need a [certificate] section");
 }
 
 /* Moves the parsed sections into a new struct cfg. Returns NULL on OOM. */

@@ -15,8 +15,9 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
-#define CFG_MAX_LISTEN  16
-#define CFG_MAX_SERVERS 64
+#define CFG_MAX_LISTEN    16
+#define CFG_MAX_LISTENERS (2 * CFG_MAX_LISTEN) /* listen and listen_tls */
+#define CFG_MAX_SERVERS   64
 
 /* A resolved address and its normalized numeric text, for logs. */
 struct cfg_addr {
@@ -28,6 +29,8 @@ struct cfg_addr {
 struct cfg_gateway {
 	struct cfg_addr listen[CFG_MAX_LISTEN];
 	int n_listen;
+	struct cfg_addr listen_tls[CFG_MAX_LISTEN];
+	int n_listen_tls;
 	int workers; /* resolved: "auto" -> number of online CPUs */
 	char *service_name;
 	char *access_log;           /* "stdout", "stderr", "off" or a path */
@@ -42,7 +45,42 @@ struct cfg_gateway {
 	uint32_t client_timeout_ms; /* no progress reading or writing a body */
 	uint32_t drain_timeout_ms;  /* graceful stop bound */
 	uint32_t max_connections;   /* per worker; further accepts wait */
+	int tls_min_version;        /* CFG_TLS_1_2 or CFG_TLS_1_3 */
+	bool tls_session_tickets;
+	uint32_t tls_session_cache; /* server-side session cache entries; 0 = off */
+	bool http2;                 /* ALPN h2 on TLS, prior-knowledge h2c on cleartext */
+	uint32_t h2_max_concurrent_streams;
+	uint32_t h2_max_resets_per_second;
+	uint32_t h2_max_control_frames_per_second;
 };
+
+enum { CFG_TLS_1_2, CFG_TLS_1_3 };
+
+/* A [certificate NAME]: one certificate chain and key for TLS listeners.
+ * The first in the file is the default; the others are chosen by SNI. */
+struct cfg_cert {
+	char *cert_file;
+	char *key_file;
+	char *server_names; /* NULL = the certificate's own DNS names */
+};
+
+/* The listeners of <g>: the addresses of listen, then those of listen_tls. */
+static inline int cfg_gw_n_listeners(const struct cfg_gateway *g)
+{
+	return g->n_listen + g->n_listen_tls;
+}
+
+/* Returns listener <i> of <g> (0 <= i < cfg_gw_n_listeners()). */
+static inline const struct cfg_addr *cfg_gw_listener(const struct cfg_gateway *g, int i)
+{
+	return i < g->n_listen ? &g->listen[i] : &g->listen_tls[i - g->n_listen];
+}
+
+/* Returns true when listener <i> of <g> speaks TLS. */
+static inline bool cfg_gw_listener_tls(const struct cfg_gateway *g, int i)
+{
+	return i >= g->n_listen;
+}
 
 enum cfg_balance {
 	CFG_BALANCE_ROUND_ROBIN,
@@ -215,6 +253,8 @@ struct cfg_ext {
 extern const struct cfg_section cfg_sections_gateway;  /* -> struct cfg_gateway */
 extern const struct cfg_section cfg_sections_upstream; /* -> struct cfg_upstream */
 extern const struct cfg_section cfg_sections_route;    /* -> struct cfg_route */
+/* [certificate NAME] -> struct cfg_cert, found in cfg->ext in file order */
+extern const struct cfg_section cfg_sections_certificate;
 
 /* Adds <sec> (static storage, borrowed forever) to the sections cfg_load()
  * accepts. Returns 0, -EEXIST if the name is taken, -ENOSPC when the table

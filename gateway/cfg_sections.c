@@ -14,11 +14,13 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "tls.h"
 
 #define CFG_HOUR_MS 3600000 /* upper bound of every timeout */
 
 static const char *const cfg_log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const cfg_balances[] = {"round_robin", "least_request", NULL};
+static const char *const cfg_tls_versions[] = {"1.2", "1.3", NULL};
 
 #define GW(member) CFG_FIELD(struct cfg_gateway, member)
 
@@ -54,6 +56,29 @@ static const struct cfg_key cfg_gateway_keys[] = {
          .def = "10000", .unit = "ms", .doc = "on SIGTERM, time given to requests in flight"},
         {"max_connections", CFG_T_UINT, GW(max_connections), .min = 1, .max = 1000000,
          .def = "10000", .unit = "connections", .doc = "per worker; further accepts wait"},
+        {"listen_tls", CFG_T_ADDRS, GW(listen_tls),
+         .off_n = offsetof(struct cfg_gateway, n_listen_tls), .min = 0, .unit = "host:port list",
+         .doc = "addresses to accept TLS clients on (HTTP/1.1, and h2 by ALPN); needs a "
+                "[certificate]"},
+        {"tls_min_version", CFG_T_ENUM, GW(tls_min_version), .words = cfg_tls_versions,
+         .def = "1.2", .doc = "oldest TLS version a client may use: 1.2 or 1.3"},
+        {"tls_session_tickets", CFG_T_BOOL, GW(tls_session_tickets), .def = "on",
+         .doc = "resume TLS sessions from tickets the client keeps"},
+        {"tls_session_cache", CFG_T_UINT, GW(tls_session_cache), .min = 0, .max = 10000000,
+         .def = "20480", .unit = "sessions",
+         .doc = "TLS sessions kept for resumption by session id; 0 = off"},
+        {"http2", CFG_T_BOOL, GW(http2), .def = "on",
+         .doc = "HTTP/2: ALPN h2 on TLS listeners, h2c with prior knowledge on the others"},
+        {"h2_max_concurrent_streams", CFG_T_UINT, GW(h2_max_concurrent_streams), .min = 1,
+         .max = 10000, .def = "100", .unit = "streams",
+         .doc = "open streams per HTTP/2 connection; more are refused"},
+        {"h2_max_resets_per_second", CFG_T_UINT, GW(h2_max_resets_per_second), .min = 1,
+         .max = 1000000, .def = "100", .unit = "streams/s",
+         .doc = "streams a client may reset per second (burst twice that) before GOAWAY"},
+        {"h2_max_control_frames_per_second", CFG_T_UINT, GW(h2_max_control_frames_per_second),
+         .min = 1, .max = 1000000, .def = "200", .unit = "frames/s",
+         .doc = "SETTINGS, PING and PRIORITY frames per second (burst twice that) before "
+                "GOAWAY"},
         {.name = NULL},
 };
 
@@ -214,6 +239,40 @@ const struct cfg_section cfg_sections_route = {
         .doc = "requests matching host, path prefix and methods go to an upstream",
 };
 
+#define CERT(member) CFG_FIELD(struct cfg_cert, member)
+
+static const struct cfg_key cfg_cert_keys[] = {
+        {"cert_file", CFG_T_STR, CERT(cert_file), .flags = CFG_K_REQUIRED,
+         .doc = "PEM file: the certificate, then the chain up to (not including) the root"},
+        {"key_file", CFG_T_STR, CERT(key_file), .flags = CFG_K_REQUIRED | CFG_K_SECRET,
+         .doc = "PEM file: the certificate's private key"},
+        {"server_names", CFG_T_STR, CERT(server_names),
+         .doc = "SNI names it serves (*.example.com allowed); default: the certificate's DNS "
+                "names"},
+        {.name = NULL},
+};
+
+/* Loads the pair now, so that -t and a reload see a bad file at its line. */
+static void cfg_cert_check(struct cfg_inst *in, void *obj)
+{
+	const struct cfg_cert *c = obj;
+	char msg[256];
+	int r = tls_cert_check(c->cert_file, c->key_file, msg, sizeof(msg));
+
+	if (r)
+		cfg_report(in, r == TLS_CHECK_KEY ? "key_file" : "cert_file", "%s", msg);
+}
+
+const struct cfg_section cfg_sections_certificate = {
+        .name = "certificate",
+        .named = true,
+        .keys = cfg_cert_keys,
+        .size = sizeof(struct cfg_cert),
+        .check = cfg_cert_check,
+        .doc = "a certificate and key for the TLS listeners; the first is the default, the "
+               "others are chosen by SNI",
+};
+
 /* ---- The registry: built-ins first, then what cfg_register() appends -------
  * Written only at boot before any load, read-only afterwards. An explicit
  * table: a filter's section exists because its init code registered it. */
@@ -224,8 +283,9 @@ static const struct cfg_section *cfg_registry[CFG_SECTIONS_MAX] = {
         &cfg_sections_gateway,
         &cfg_sections_upstream,
         &cfg_sections_route,
+        &cfg_sections_certificate,
 };
-static int cfg_n_registry = 3;
+static int cfg_n_registry = 4;
 
 const struct cfg_section *cfg_section_find(const char *name)
 {

@@ -15,12 +15,16 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/bufferevent_struct.h>
 #include <event2/event.h>
+#include <openssl/err.h>
 
 #include "conn.h"
 #include "h1c.h"
+#include "h2c.h"
 #include "log.h"
 #include "metrics.h"
+#include "gen.h"
 #include "proxy.h"
+#include "tls.h"
 #include "txn.h"
 #include "util.h"
 #include "worker.h"
@@ -40,6 +44,10 @@ static void conn_on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 
+	if (c->state == CONN_ST_H2) {
+		h2c_on_timer(c);
+		return;
+	}
 	if (c->state != CONN_ST_HEAD) {
 		/* CONN_ST_CLOSING: the client does not read its last response */
 		conn_close(c);
@@ -57,7 +65,20 @@ static void conn_on_read(struct bufferevent *bev, void *arg)
 
 	switch (c->state) {
 	case CONN_ST_HEAD:
+		if (c->n_req == 0 && c->w->cfg->gw.http2 && !c->tls) {
+			int r = h2c_preface(bufferevent_get_input(bev));
+
+			if (r == 0)
+				break; /* could still be either: wait for more */
+			if (r > 0) {
+				h2c_start(c);
+				break;
+			}
+		}
 		h1c_on_head_bytes(c);
+		break;
+	case CONN_ST_H2:
+		h2c_on_read(c);
 		break;
 	case CONN_ST_TXN:
 		proxy_on_client_read(c->txn);
@@ -76,15 +97,71 @@ static void conn_on_write(struct bufferevent *bev, void *arg)
 
 	if (c->state == CONN_ST_TXN)
 		proxy_on_client_write(c->txn);
+	else if (c->state == CONN_ST_H2)
+		h2c_on_write(c);
 	else if (c->state == CONN_ST_CLOSING &&
 	         evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 		conn_close(c);
+}
+
+/* Logs a failed handshake from <c>'s address unless this worker logged one
+ * from it recently: a scanner or a broken client must not flood the log. */
+static void conn_tls_failed(struct conn *c)
+{
+	struct worker *w = c->w;
+	uint32_t h = 2166136261u;
+	unsigned long e;
+	char why[160];
+
+	metrics_conn_inc(w->m, METRICS_TLS_FAILURES);
+	/* the bufferevent took OpenSSL's errors off the thread's queue; the
+	 * first is the cause */
+	if ((e = bufferevent_get_openssl_error(c->bev))) {
+		ERR_error_string_n(e, why, sizeof(why));
+		while (bufferevent_get_openssl_error(c->bev))
+			;
+	} else {
+		snprintf(why, sizeof(why), "%s", errno ? strerror(errno) : "connection closed");
+	}
+	for (const char *p = c->peer_ip; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	if (w->tls_logged[h % WORKER_TLS_LOGGED] == h)
+		return;
+	w->tls_logged[h % WORKER_TLS_LOGGED] = h;
+	log_at(LOG_INFO, w->id, c->id, 0, "TLS handshake with %s:%d failed: %s", c->peer_ip,
+	       c->peer_port, why);
+}
+
+/* The TLS handshake of <c> completed: HTTP/2 if ALPN chose it. */
+static void conn_tls_done(struct conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+
+	c->tls_done = true;
+	metrics_conn_inc(c->w->m, METRICS_TLS_HANDSHAKES);
+	if (SSL_session_reused(ssl))
+		metrics_conn_inc(c->w->m, METRICS_TLS_RESUMED);
+	if (tls_is_h2(ssl))
+		h2c_start(c);
 }
 
 static void conn_on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
 
+	if (what & BEV_EVENT_CONNECTED) {
+		conn_tls_done(c);
+		return;
+	}
+	if (c->tls && !c->tls_done) {
+		conn_tls_failed(c);
+		conn_close(c);
+		return;
+	}
+	if (c->state == CONN_ST_H2) {
+		h2c_on_event(c, what);
+		return;
+	}
 	if (c->state == CONN_ST_TXN) {
 		proxy_on_client_event(c->txn, what);
 		return;
@@ -101,7 +178,37 @@ static void conn_on_event(struct bufferevent *bev, short what, void *arg)
 	conn_close(c);
 }
 
-int conn_accept(struct worker *w, int fd, const struct sockaddr *peer, int peer_len)
+/* A bufferevent for accepted socket <fd>, TLS when <tls>; the socket is
+ * closed on failure. */
+static struct bufferevent *conn_bev(struct worker *w, int fd, bool tls)
+{
+	struct bufferevent *bev;
+	SSL *ssl;
+
+	if (!tls) {
+		if (!(bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE)))
+			close(fd);
+		else
+			conn_own_reads(bev);
+		return bev;
+	}
+	if (!w->cur->g->tls || !(ssl = tls_srv_ssl(w->cur->g->tls))) {
+		close(fd);
+		return NULL;
+	}
+	/* with BEV_OPT_CLOSE_ON_FREE the bufferevent owns <ssl> and <fd> even
+	 * when it fails to be made */
+	bev = bufferevent_openssl_socket_new(w->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	                                     BEV_OPT_CLOSE_ON_FREE);
+	if (bev)
+		/* a client that closes without close_notify ends its stream, as
+		 * on plain TCP: every body is framed, nothing can be truncated
+		 * unnoticed */
+		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
+int conn_accept(struct worker *w, int fd, const struct sockaddr *peer, int peer_len, bool tls)
 {
 	const struct cfg_gateway *g = &w->cfg->gw;
 	struct conn *c;
@@ -119,19 +226,17 @@ int conn_accept(struct worker *w, int fd, const struct sockaddr *peer, int peer_
 	       (size_t)peer_len < sizeof(c->peer) ? (size_t)peer_len : sizeof(c->peer));
 	util_addr_ip((const struct sockaddr *)&c->peer, c->peer_ip, sizeof(c->peer_ip));
 	c->peer_port = util_addr_port((const struct sockaddr *)&c->peer);
-	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->tls = tls;
+	c->bev = conn_bev(w, fd, tls);
 	c->timer = evtimer_new(w->base, conn_on_timer, c);
 	if (!c->bev || !c->timer) {
 		if (c->bev)
 			bufferevent_free(c->bev);
-		else
-			close(fd);
 		if (c->timer)
 			event_free(c->timer);
 		free(c);
 		return -ENOMEM;
 	}
-	conn_own_reads(c->bev);
 	bufferevent_setcb(c->bev, conn_on_read, conn_on_write, conn_on_event, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_READ_HIGH);
 	/* libevent's 16 kB default splits a 1 MiB body into 64 reads and 64
@@ -156,6 +261,8 @@ void conn_close(struct conn *c)
 
 	if (c->txn)
 		proxy_abort(c->txn); /* finishes the txn as a client abort */
+	if (c->h2)
+		h2c_free(c); /* aborts the txn of every open stream */
 	TAILQ_REMOVE(&w->conns, c, link);
 	w->n_conns--;
 	metrics_client_conns_add(w->m, -1);
@@ -202,6 +309,10 @@ void conn_txn_done(struct conn *c, bool keepalive)
 
 void conn_drain(struct conn *c)
 {
+	if (c->state == CONN_ST_H2) {
+		h2c_drain(c);
+		return;
+	}
 	if (c->state == CONN_ST_HEAD && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
 		conn_close(c);
 }

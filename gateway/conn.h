@@ -1,8 +1,8 @@
 /* conn.h: a client connection: its socket, timers and the txn it carries.
  *
- * Created on accept, freed when the socket closes. HTTP/1 is the only
- * protocol for now (h1c.c); the connection object stays protocol-neutral so
- * TLS and HTTP/2 plug in here.
+ * Created on accept, freed when the socket closes. Plain TCP or TLS (tls.c)
+ * underneath; HTTP/1 (h1c.c, one txn at a time) or HTTP/2 (h2c.c, a txn per
+ * stream) on top, chosen by ALPN or by the HTTP/2 connection preface.
  */
 #ifndef TG_CONN_H
 #define TG_CONN_H
@@ -17,6 +17,7 @@
 
 struct bufferevent;
 struct event;
+struct h2c;
 struct txn;
 struct worker;
 
@@ -24,6 +25,7 @@ enum conn_state {
 	CONN_ST_HEAD = 0, /* waiting for a request head */
 	CONN_ST_TXN,      /* a txn is in progress */
 	CONN_ST_CLOSING,  /* flushing the last bytes, then close */
+	CONN_ST_H2,       /* HTTP/2: h2c.c runs the connection */
 };
 
 struct conn {
@@ -39,12 +41,16 @@ struct conn {
 	struct sockaddr_storage peer;
 	char peer_ip[48];
 	int peer_port;
+	bool tls;       /* accepted on a TLS listener */
+	bool tls_done;  /* its handshake completed */
+	struct h2c *h2; /* HTTP/2 on this connection (h2c.c); NULL for HTTP/1 */
 	TAILQ_ENTRY(conn) link;
 };
 
 /* Takes ownership of accepted socket <fd> from <peer> and starts reading a
- * request. Returns 0 or a negative errno (the socket is then closed). */
-int conn_accept(struct worker *w, int fd, const struct sockaddr *peer, int peer_len);
+ * request, after a TLS handshake when <tls>. Returns 0 or a negative errno
+ * (the socket is then closed). */
+int conn_accept(struct worker *w, int fd, const struct sockaddr *peer, int peer_len, bool tls);
 
 /* Closes <c> at once, aborting its txn if any. <c> is gone on return. */
 void conn_close(struct conn *c);

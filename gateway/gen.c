@@ -7,7 +7,9 @@
 
 #include "cfg.h"
 #include "gen.h"
+#include "log.h"
 #include "metrics.h"
+#include "tls.h"
 
 /* Only the admin thread and the main thread take it, a few times a reload
  * or a /config: a lock is simpler than any lock-free scheme here. */
@@ -19,6 +21,7 @@ static void gen_free(struct gen *g)
 	for (int i = 0; g->filters && i < FLT_MAX && g->filters[i]; i++)
 		if (g->flt[i] && g->filters[i]->gen_free)
 			g->filters[i]->gen_free(g->flt[i]);
+	tls_srv_free(g->tls);
 	free(g->route_slot);
 	free(g->ups_slot);
 	cfg_free(g->cfg);
@@ -70,6 +73,13 @@ struct gen *gen_new(struct cfg *c, uint64_t serial, struct metrics *m,
 		                 c);
 	if (!*err)
 		*err = gen_slots(g->ups_slot, c->n_upstreams, m, metrics_ups_slot, gen_ups_name, c);
+	if (!*err) {
+		char msg[400];
+
+		g->tls = tls_srv_new(c, err, msg, sizeof(msg));
+		if (*err)
+			log_main(LOG_ERROR, "%s: TLS: %s", c->path, msg);
+	}
 	g->filters = chain;
 	for (int i = 0; !*err && i < FLT_MAX && chain[i]; i++)
 		if (chain[i]->gen_new)

@@ -114,7 +114,7 @@ void h1c_on_head_bytes(struct conn *c)
 	if (n == 0 && want <= g->max_head_bytes)
 		return; /* incomplete and within bounds: wait for more */
 
-	t = txn_new(c, c->head_start_ns);
+	t = txn_new(c, &h1c_client, c->head_start_ns);
 	if (!t) {
 		log_at(LOG_ERROR, c->w->id, c->id, 0, "out of memory for a request");
 		conn_close(c);
@@ -160,7 +160,7 @@ void h1c_on_head_bytes(struct conn *c)
 
 void h1c_head_timeout(struct conn *c)
 {
-	struct txn *t = txn_new(c, c->head_start_ns);
+	struct txn *t = txn_new(c, &h1c_client, c->head_start_ns);
 
 	if (!t) {
 		conn_close(c);
@@ -301,3 +301,92 @@ void h1c_write_interim(struct txn *t)
 	http_write_fields(&t->resp, NULL, out);
 	evbuffer_add(out, "\r\n", 2);
 }
+
+/* ---- The client side of an HTTP/1 txn (struct txn_client) ---------------- */
+
+static struct evbuffer *h1c_req_in(struct txn *t)
+{
+	return bufferevent_get_input(t->c->bev);
+}
+
+static struct evbuffer *h1c_resp_out(struct txn *t)
+{
+	return bufferevent_get_output(t->c->bev);
+}
+
+static void h1c_req_fill(struct txn *t, size_t limit)
+{
+	conn_read_more(t->c->bev, limit);
+}
+
+static void h1c_timeval(struct timeval *tv, uint32_t ms)
+{
+	tv->tv_sec = ms / 1000;
+	tv->tv_usec = (ms % 1000) * 1000;
+}
+
+static void h1c_start(struct txn *t)
+{
+	struct timeval tv;
+
+	/* a client that stops sending its body or stops reading the response
+	 * is cut after client_timeout_ms of no progress */
+	h1c_timeval(&tv, t->cfg->gw.client_timeout_ms);
+	bufferevent_set_timeouts(t->c->bev, (t->flags & TXN_F_REQ_BODY_DONE) ? NULL : &tv, &tv);
+	bufferevent_setwatermark(t->c->bev, EV_WRITE, H1C_OUT_LOW, 0);
+}
+
+static void h1c_req_read(struct txn *t, bool on)
+{
+	if (on)
+		bufferevent_enable(t->c->bev, EV_READ);
+	else
+		bufferevent_disable(t->c->bev, EV_READ);
+}
+
+static void h1c_req_done(struct txn *t)
+{
+	/* the client now waits for the answer: silence is fine */
+	bufferevent_set_timeouts(t->c->bev, NULL, NULL);
+}
+
+static int h1c_finish(struct txn *t)
+{
+	struct conn *c = t->c;
+	bool keepalive;
+
+	if (!conn_flush(c->bev))
+		return 0;
+	/* a client that half-closed after pipelining still gets an answer to
+	 * every request that arrived before its FIN: the next one is buffered,
+	 * and the EOF is seen again once it is underway */
+	keepalive = (t->flags & TXN_F_KEEPALIVE) && (t->flags & TXN_F_REQ_BODY_DONE) &&
+	            (!(t->flags & TXN_F_CLIENT_EOF) ||
+	             evbuffer_get_length(bufferevent_get_input(c->bev)));
+	txn_finish(t, TXN_END_OK);
+	conn_txn_done(c, keepalive);
+	return 1;
+}
+
+static void h1c_cut(struct txn *t)
+{
+	struct conn *c = t->c;
+
+	txn_finish(t, TXN_END_ERROR);
+	/* what the client has so far still goes out; the close marks the cut */
+	conn_close_after_flush(c);
+}
+
+const struct txn_client h1c_client = {
+        .req_in = h1c_req_in,
+        .resp_out = h1c_resp_out,
+        .start = h1c_start,
+        .req_fill = h1c_req_fill,
+        .req_read = h1c_req_read,
+        .req_done = h1c_req_done,
+        .write_head = h1c_write_resp_head,
+        .write_interim = h1c_write_interim,
+        .reply_local = h1c_reply_local,
+        .finish = h1c_finish,
+        .cut = h1c_cut,
+};

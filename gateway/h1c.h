@@ -7,6 +7,12 @@
 struct conn;
 struct txn;
 
+/* The response sink of a txn wakes its writer again below this. */
+#define H1C_OUT_LOW (64 * 1024)
+
+/* The client side of HTTP/1 txns (txn.h). */
+extern const struct txn_client h1c_client;
+
 /* Bytes arrived on <c> while no txn runs: parses a head if one is complete,
  * answers a broken one, or arms the header timeout. Worker thread. */
 void h1c_on_head_bytes(struct conn *c);

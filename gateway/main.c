@@ -124,41 +124,44 @@ static void main_on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(m->base, NULL);
 }
 
-/* Binds, for each of <nw> workers, every listen address of <c> that <old>
- * (NULL at boot) does not have into <fds> (worker-major, CFG_MAX_LISTEN
- * apart); the slots of addresses <old> has get -1. Returns 0, or a negative
- * errno having logged why and closed what it bound. */
+/* Binds, for each of <nw> workers, every listener address of <c> (listen,
+ * then listen_tls) that <old> (NULL at boot) does not have into <fds>
+ * (worker-major, CFG_MAX_LISTENERS apart); the slots of addresses <old> has
+ * get -1. Returns 0, or a negative errno having logged why and closed what
+ * it bound. */
 static int main_bind(const struct cfg *c, const struct cfg *old, int nw, int *fds)
 {
 	const struct cfg_gateway *g = &c->gw;
 	int err = 0, l;
 
-	for (int i = 0; i < nw * CFG_MAX_LISTEN; i++)
+	for (int i = 0; i < nw * CFG_MAX_LISTENERS; i++)
 		fds[i] = -1;
-	for (l = 0; l < g->n_listen && !err; l++) {
-		struct sockaddr_storage bound = g->listen[l].ss;
-		socklen_t blen = g->listen[l].len;
+	for (l = 0; l < cfg_gw_n_listeners(g) && !err; l++) {
+		const struct cfg_addr *a = cfg_gw_listener(g, l);
+		struct sockaddr_storage bound = a->ss;
+		socklen_t blen = a->len;
 		bool had = false;
 		char text[80];
 
-		for (int o = 0; old && o < old->gw.n_listen; o++)
-			had |= strcmp(old->gw.listen[o].text, g->listen[l].text) == 0;
+		for (int o = 0; old && o < cfg_gw_n_listeners(&old->gw); o++)
+			had |= strcmp(cfg_gw_listener(&old->gw, o)->text, a->text) == 0;
 		for (int w = 0; w < nw && !had && !err; w++) {
-			int fd = main_listen(&g->listen[l], &bound, &blen);
+			int fd = main_listen(a, &bound, &blen);
 
 			if (fd < 0) {
-				log_main(LOG_ERROR, "cannot listen on %s: %s", g->listen[l].text,
+				log_main(LOG_ERROR, "cannot listen on %s: %s", a->text,
 				         strerror(-fd));
 				err = fd;
 				break;
 			}
-			fds[w * CFG_MAX_LISTEN + l] = fd;
+			fds[w * CFG_MAX_LISTENERS + l] = fd;
 		}
 		if (!had && !err)
-			log_main(LOG_INFO, "listening on %s",
-			         util_addr_text((struct sockaddr *)&bound, text, sizeof(text)));
+			log_main(LOG_INFO, "listening on %s%s",
+			         util_addr_text((struct sockaddr *)&bound, text, sizeof(text)),
+			         cfg_gw_listener_tls(g, l) ? " (TLS)" : "");
 	}
-	for (int i = 0; err && i < nw * CFG_MAX_LISTEN; i++)
+	for (int i = 0; err && i < nw * CFG_MAX_LISTENERS; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	return err;
@@ -207,7 +210,7 @@ static int main_reload_prepare(struct main_state *m, FILE *why, struct gen **out
 static void main_reload(struct main_state *m)
 {
 	struct worker_update **u = calloc((size_t)m->n, sizeof(*u));
-	int *fds = malloc(sizeof(int) * (size_t)m->n * CFG_MAX_LISTEN);
+	int *fds = malloc(sizeof(int) * (size_t)m->n * CFG_MAX_LISTENERS);
 	char *why = NULL;
 	size_t why_len = 0;
 	FILE *f = open_memstream(&why, &why_len);
@@ -232,7 +235,7 @@ static void main_reload(struct main_state *m)
 		for (int i = 0; i < m->n; i++) {
 			gen_get(g);
 			u[i]->g = g;
-			memcpy(u[i]->fds, &fds[i * CFG_MAX_LISTEN], sizeof(u[i]->fds));
+			memcpy(u[i]->fds, &fds[i * CFG_MAX_LISTENERS], sizeof(u[i]->fds));
 			worker_update(&m->workers[i], u[i]);
 			u[i] = NULL;
 		}
@@ -333,7 +336,7 @@ static int main_run(const char *path, struct cfg *c)
 	}
 	m.n = gw->workers;
 	m.workers = calloc((size_t)m.n, sizeof(*m.workers));
-	fds = malloc(sizeof(int) * (size_t)m.n * CFG_MAX_LISTEN);
+	fds = malloc(sizeof(int) * (size_t)m.n * CFG_MAX_LISTENERS);
 	m.base = event_base_new();
 	if (!m.workers || !fds || !m.base || main_bind(c, NULL, m.n, fds) < 0 ||
 	    (gw->pid_file && main_write_pid(gw->pid_file) < 0)) {
@@ -369,8 +372,8 @@ static int main_run(const char *path, struct cfg *c)
 	}
 	for (int i = 0; i < m.n; i++) {
 		gen_get(boot);
-		err = worker_init(&m.workers[i], i, boot, flt_builtin, &fds[i * CFG_MAX_LISTEN],
-		                  gw->n_listen, alog_fd);
+		err = worker_init(&m.workers[i], i, boot, flt_builtin, &fds[i * CFG_MAX_LISTENERS],
+		                  cfg_gw_n_listeners(gw), alog_fd);
 		m.workers[i].m = metrics_worker(m.metrics, i);
 		if (!err)
 			err = worker_start(&m.workers[i]);

@@ -507,6 +507,62 @@ static int metrics_render_conns(struct metrics *m, struct evbuffer *out)
 	return rc ? rc : metrics_write_i64(out, name, NULL, (int64_t)s);
 }
 
+static uint64_t metrics_conn_sum(struct metrics *m, enum metrics_conn what)
+{
+	uint64_t s = 0;
+
+	for (int w = 0; w < m->n_workers; w++)
+		s += atomic_load_explicit(&m->w[w]->conn_ev[what], memory_order_relaxed);
+	return s;
+}
+
+static int metrics_render_conn_events(struct metrics *m, struct evbuffer *out)
+{
+	static const struct {
+		const char *name, *help;
+		enum metrics_conn what;
+	} fam[] = {
+	        {"tracegate_tls_handshakes_total", "TLS handshakes completed with clients.",
+	         METRICS_TLS_HANDSHAKES},
+	        {"tracegate_tls_resumed_total", "TLS handshakes that resumed an earlier session.",
+	         METRICS_TLS_RESUMED},
+	        {"tracegate_tls_handshake_failures_total",
+	         "TLS handshakes with clients that failed or were abandoned.",
+	         METRICS_TLS_FAILURES},
+	        {"tracegate_h2_connections_total", "Client connections that spoke HTTP/2.",
+	         METRICS_H2_CONNS},
+	        {"tracegate_h2_streams_total", "HTTP/2 streams that carried a request.",
+	         METRICS_H2_STREAMS},
+	};
+	static const char *const abuse[][2] = {
+	        [METRICS_H2_GOAWAY_RAPID_RESET - METRICS_H2_GOAWAY_RAPID_RESET] = {"kind",
+	                                                                           "rapid_reset"},
+	        [METRICS_H2_GOAWAY_FLOOD -
+	                METRICS_H2_GOAWAY_RAPID_RESET] = {"kind", "control_flood"},
+	        [METRICS_H2_GOAWAY_PROTOCOL - METRICS_H2_GOAWAY_RAPID_RESET] = {"kind", "protocol"},
+	        [METRICS_H2_STALLED - METRICS_H2_GOAWAY_RAPID_RESET] = {"kind", "stalled_stream"},
+	};
+	static const char abuse_name[] = "tracegate_h2_abuse_total";
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < sizeof(fam) / sizeof(fam[0]); i++)
+		if (!(rc = metrics_write_family(out, fam[i].name, METRICS_COUNTER, fam[i].help)))
+			rc = metrics_write_u64(out, fam[i].name, NULL,
+			                       metrics_conn_sum(m, fam[i].what));
+	if (!rc)
+		rc = metrics_write_family(
+		        out, abuse_name, METRICS_COUNTER,
+		        "HTTP/2 connections closed with GOAWAY, or streams reset, "
+		        "to protect the gateway, by kind.");
+	for (int k = METRICS_H2_GOAWAY_RAPID_RESET; !rc && k <= METRICS_H2_STALLED; k++) {
+		const char *labels[] = {abuse[k - METRICS_H2_GOAWAY_RAPID_RESET][0],
+		                        abuse[k - METRICS_H2_GOAWAY_RAPID_RESET][1], NULL};
+
+		rc = metrics_write_u64(out, abuse_name, labels, metrics_conn_sum(m, k));
+	}
+	return rc;
+}
+
 static int metrics_render_ups(struct metrics *m, struct evbuffer *out)
 {
 	int rc = 0, n_ups = atomic_load_explicit(&m->n_ups, memory_order_acquire);
@@ -552,8 +608,8 @@ int metrics_render(struct metrics *m, struct evbuffer *out)
 	int rc;
 
 	if ((rc = metrics_render_requests(m, out)) || (rc = metrics_render_durations(m, out)) ||
-	    (rc = metrics_render_conns(m, out)) || (rc = metrics_render_ups(m, out)) ||
-	    (rc = metrics_render_reloads(m, out)))
+	    (rc = metrics_render_conns(m, out)) || (rc = metrics_render_conn_events(m, out)) ||
+	    (rc = metrics_render_ups(m, out)) || (rc = metrics_render_reloads(m, out)))
 		return rc;
 	for (int i = 0; i < m->n_src; i++) {
 		if ((rc = m->src[i].fn(out, m->src[i].arg)))

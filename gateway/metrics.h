@@ -61,6 +61,20 @@ enum metrics_ups {
  * Gauges hold this worker's net change (ups minus downs) as two's complement:
  * a connection opens and closes on the same worker, so each block is exact
  * on its own and the scrape adds them up. */
+/* Client connection events, summed over the workers. */
+enum metrics_conn {
+	METRICS_TLS_HANDSHAKES,        /* tracegate_tls_handshakes_total */
+	METRICS_TLS_RESUMED,           /* tracegate_tls_resumed_total */
+	METRICS_TLS_FAILURES,          /* tracegate_tls_handshake_failures_total */
+	METRICS_H2_CONNS,              /* tracegate_h2_connections_total */
+	METRICS_H2_STREAMS,            /* tracegate_h2_streams_total */
+	METRICS_H2_GOAWAY_RAPID_RESET, /* tracegate_h2_abuse_total{kind="rapid_reset"} */
+	METRICS_H2_GOAWAY_FLOOD,       /* ...{kind="control_flood"} */
+	METRICS_H2_GOAWAY_PROTOCOL,    /* ...{kind="protocol"}: nghttp2 refused the peer */
+	METRICS_H2_STALLED,            /* ...{kind="stalled_stream"}: reset for no progress */
+	METRICS_CONN_N,
+};
+
 struct metrics_w {
 	int n_routes;             /* configured; slot n_routes is METRICS_NO_ROUTE */
 	int n_ups;                /* configured upstreams */
@@ -69,6 +83,7 @@ struct metrics_w {
 	_Atomic uint64_t *dur_ns; /* [n_routes + 1]: sum of the durations */
 	_Atomic uint64_t *ups;    /* [n_ups * METRICS_UPS_N] */
 	_Atomic uint64_t client;  /* gauge: client connections */
+	_Atomic uint64_t conn_ev[METRICS_CONN_N];
 };
 
 /* Adds <n> to <c>. Single writer: the owner's load sees its own last store,
@@ -130,6 +145,12 @@ static inline void metrics_ups_conns_add(struct metrics_w *mw, int ups, int64_t 
 
 /* Adds <delta> (+1 accepted, -1 closed) to the client connections gauge.
  * <mw> may be NULL. <mw>'s thread only. */
+static inline void metrics_conn_inc(struct metrics_w *mw, enum metrics_conn what)
+{
+	if (mw)
+		metrics_bump(&mw->conn_ev[what], 1);
+}
+
 static inline void metrics_client_conns_add(struct metrics_w *mw, int64_t delta)
 {
 	if (mw)

@@ -47,7 +47,7 @@ static const struct timeval *proxy_tv(struct timeval *tv, uint32_t ms)
 
 static struct evbuffer *proxy_client_out(struct txn *t)
 {
-	return bufferevent_get_output(t->c->bev);
+	return t->cs->resp_out(t);
 }
 
 /* Ends the current attempt: the connection goes back to the pool when
@@ -71,20 +71,9 @@ static void proxy_release(struct txn *t, bool clean)
 
 int proxy_try_finish(struct txn *t)
 {
-	struct conn *c = t->c;
-	bool keepalive;
-
-	if (!(t->flags & TXN_F_RESP_DONE) || !conn_flush(c->bev))
+	if (!(t->flags & TXN_F_RESP_DONE))
 		return 0;
-	/* a client that half-closed after pipelining still gets an answer to
-	 * every request that arrived before its FIN: the next one is buffered,
-	 * and the EOF is seen again once it is underway */
-	keepalive = (t->flags & TXN_F_KEEPALIVE) && (t->flags & TXN_F_REQ_BODY_DONE) &&
-	            (!(t->flags & TXN_F_CLIENT_EOF) ||
-	             evbuffer_get_length(bufferevent_get_input(c->bev)));
-	txn_finish(t, TXN_END_OK);
-	conn_txn_done(c, keepalive);
-	return 1;
+	return t->cs->finish(t);
 }
 
 /* Fails <t> towards the client with <status>, cleaning the upstream side. */
@@ -94,7 +83,7 @@ static void proxy_fail(struct txn *t, int status, const char *detail)
 		proxy_release(t, false);
 		ups_report(t->srv, false);
 	}
-	h1c_reply_local(t, status, detail);
+	t->cs->reply_local(t, status, detail);
 }
 
 static const char *proxy_err_text(enum txn_ups_err e)
@@ -155,7 +144,7 @@ static void proxy_attempt_failed(struct txn *t, enum txn_ups_err e)
 		proxy_attempt(t, s);
 		return;
 	}
-	h1c_reply_local(t, e == TXN_UE_TIMEOUT ? 504 : 502, proxy_err_text(e));
+	t->cs->reply_local(t, e == TXN_UE_TIMEOUT ? 504 : 502, proxy_err_text(e));
 }
 
 /* Adds "X-Forwarded-For: <list>, <client>" replacing the fields received. */
@@ -213,7 +202,9 @@ static int proxy_prepare_request(struct txn *t)
 			return err;
 		}
 	}
-	if ((err = proxy_set_xff(t)) || (err = http_hdr_set(m, "X-Forwarded-Proto", "http", 4)))
+	if ((err = proxy_set_xff(t)) ||
+	    (err = http_hdr_set(m, "X-Forwarded-Proto", t->c->tls ? "https" : "http",
+	                        t->c->tls ? 5 : 4)))
 		return err;
 	if (m->h.authority)
 		return http_hdr_set(m, "X-Forwarded-Host", m->h.authority, m->h.authority_len);
@@ -239,7 +230,8 @@ static int proxy_write_head(struct txn *t)
 		evbuffer_add(out, up->value, up->value_len);
 		evbuffer_add(out, "\r\n", 2);
 	}
-	if (t->req_body.in == RELAY_CHUNKED)
+	/* an HTTP/2 body of unannounced length goes upstream chunked */
+	if (t->req_body.out == RELAY_CHUNKED)
 		evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
 	else if (t->req_body.in == RELAY_LENGTH)
 		http_write_length(out, (uint64_t)m->content_length);
@@ -249,16 +241,23 @@ static int proxy_write_head(struct txn *t)
 /* Moves request body bytes from the client to the upstream. */
 static void proxy_pump_request(struct txn *t)
 {
-	struct evbuffer *in = bufferevent_get_input(t->c->bev);
+	struct evbuffer *in = t->cs->req_in(t);
 	struct evbuffer *out = bufferevent_get_output(t->uc->bev);
 	uint64_t max = t->cfg->gw.max_body_bytes;
+	size_t before;
 	int r;
 
 	if ((t->flags & TXN_F_REQ_BODY_DONE) || !(t->flags & TXN_F_HEAD_SENT))
 		return;
-	if (evbuffer_get_length(out) < PROXY_HIGH)
-		conn_read_more(t->c->bev, PROXY_HIGH);
+	if (evbuffer_get_length(out) < PROXY_HIGH && t->cs->req_fill)
+		t->cs->req_fill(t, PROXY_HIGH);
+	before = evbuffer_get_length(in);
 	r = relay_move(&t->req_body, in, out);
+	/* a stream ended by the client ends a body of unannounced length */
+	if (r == 0 && (t->flags & TXN_F_REQ_IN_EOF) && evbuffer_get_length(in) == 0)
+		r = relay_eof(&t->req_body, out) == 1 ? 1 : H1_E_SYNTAX;
+	if (t->cs->req_moved && before > evbuffer_get_length(in))
+		t->cs->req_moved(t, before - evbuffer_get_length(in));
 	if (t->req_body.bytes) {
 		t->flags |= TXN_F_BODY_SENT;
 		t->bytes_in = t->req_body.bytes;
@@ -273,14 +272,14 @@ static void proxy_pump_request(struct txn *t)
 	}
 	if (r == 1) {
 		t->flags |= TXN_F_REQ_BODY_DONE;
-		/* the client now waits for the answer: silence is fine */
-		bufferevent_set_timeouts(t->c->bev, NULL, NULL);
+		if (t->cs->req_done)
+			t->cs->req_done(t);
 		if (evbuffer_get_length(out) == 0)
 			proxy_on_up_write(t->uc->bev, t);
 		return;
 	}
 	if (evbuffer_get_length(out) >= PROXY_HIGH)
-		bufferevent_disable(t->c->bev, EV_READ);
+		t->cs->req_read(t, false);
 }
 
 /* The connection of the current attempt is usable: send the request. */
@@ -312,7 +311,7 @@ static void proxy_attempt(struct txn *t, const struct ups_server *avoid)
 	struct timeval tv;
 
 	if (!s) {
-		h1c_reply_local(t, 502, proxy_err_text(t->ups_err));
+		t->cs->reply_local(t, 502, proxy_err_text(t->ups_err));
 		return;
 	}
 	t->attempts++;
@@ -328,7 +327,7 @@ static void proxy_attempt(struct txn *t, const struct ups_server *avoid)
 	t->tm.first_byte_ns = t->tm.last_byte_ns = 0;
 	if (t->attempts == 1 && proxy_prepare_request(t)) {
 		s->active--;
-		h1c_reply_local(t, 500, "out of memory");
+		t->cs->reply_local(t, 500, "out of memory");
 		return;
 	}
 	flt_attempt(t);
@@ -347,7 +346,7 @@ static void proxy_attempt(struct txn *t, const struct ups_server *avoid)
 		t->ups_err = TXN_UE_REFUSED;
 		ups_report(s, false);
 		flt_attempt_end(t);
-		h1c_reply_local(t, 502, "cannot create an upstream socket");
+		t->cs->reply_local(t, 502, "cannot create an upstream socket");
 		return;
 	}
 	t->uc = uc;
@@ -366,19 +365,15 @@ static void proxy_attempt(struct txn *t, const struct ups_server *avoid)
 void proxy_start(struct txn *t)
 {
 	int status = flt_request(t);
-	struct timeval tv;
 
 	t->flags |= TXN_F_FILTERED;
 	if (status) {
-		h1c_reply_local(t, status, "refused by a filter");
+		t->cs->reply_local(t, status, "refused by a filter");
 		return;
 	}
 	t->ups = t->wg->ups[t->route->upstream - t->cfg->upstreams];
-	/* a client that stops sending its body or stops reading the response
-	 * is cut after client_timeout_ms of no progress */
-	proxy_tv(&tv, t->cfg->gw.client_timeout_ms);
-	bufferevent_set_timeouts(t->c->bev, (t->flags & TXN_F_REQ_BODY_DONE) ? NULL : &tv, &tv);
-	bufferevent_setwatermark(t->c->bev, EV_WRITE, PROXY_LOW, 0);
+	if (t->cs->start)
+		t->cs->start(t);
 	proxy_attempt(t, NULL);
 }
 
@@ -399,15 +394,11 @@ static void proxy_resp_done(struct txn *t)
 /* Cuts the client connection after a failure once its response started. */
 static void proxy_cut(struct txn *t, const char *why)
 {
-	struct conn *c = t->c;
-
 	t->error = why;
 	proxy_release(t, false);
 	ups_report(t->srv, false);
-	log_at(LOG_WARN, t->w->id, c->id, t->id, "%s after the response started: closing", why);
-	txn_finish(t, TXN_END_ERROR);
-	/* what the client has so far still goes out; the close marks the cut */
-	conn_close_after_flush(c);
+	log_at(LOG_WARN, t->w->id, t->c->id, t->id, "%s after the response started: cutting", why);
+	t->cs->cut(t);
 }
 
 /* Relays response body bytes; finishes the txn when the body is complete.
@@ -438,6 +429,8 @@ static int proxy_pump_response(struct txn *t)
 	}
 	if (evbuffer_get_length(out) >= PROXY_HIGH)
 		bufferevent_disable(t->uc->bev, EV_READ);
+	if (t->cs->flush)
+		t->cs->flush(t);
 	return 0;
 }
 
@@ -491,7 +484,7 @@ static int proxy_read_head(struct txn *t)
 		t->resp_scanned = 0;
 		if (t->resp.h.status >= 200 || t->resp.h.status == 101)
 			return 1;
-		h1c_write_interim(t);
+		t->cs->write_interim(t);
 	}
 }
 
@@ -512,7 +505,7 @@ static void proxy_on_up_read(struct bufferevent *bev, void *arg)
 		}
 		t->flags |= TXN_F_RESP_HEAD;
 		flt_response(t);
-		if (h1c_write_resp_head(t)) {
+		if (t->cs->write_head(t)) {
 			proxy_fail(t, 500, "out of memory");
 			return;
 		}
@@ -534,7 +527,7 @@ static void proxy_on_up_write(struct bufferevent *bev, void *arg)
 		return;
 	}
 	if (!(t->flags & TXN_F_REQ_BODY_DONE)) {
-		bufferevent_enable(t->c->bev, EV_READ);
+		t->cs->req_read(t, true);
 		proxy_pump_request(t);
 		return;
 	}
@@ -648,7 +641,7 @@ void proxy_on_client_event(struct txn *t, short what)
 	    !(t->flags & TXN_F_RESP_STARTED)) {
 		if (t->uc)
 			proxy_release(t, false);
-		h1c_reply_local(t, 408, "request body not received within client_timeout_ms");
+		t->cs->reply_local(t, 408, "request body not received within client_timeout_ms");
 		return;
 	}
 	conn_close(c); /* aborts <t> through proxy_abort() */

@@ -16,7 +16,7 @@
 #include "util.h"
 #include "worker.h"
 
-struct txn *txn_new(struct conn *c, uint64_t start_ns)
+struct txn *txn_new(struct conn *c, const struct txn_client *cs, uint64_t start_ns)
 {
 	struct txn *t = malloc(sizeof(*t));
 
@@ -25,6 +25,7 @@ struct txn *txn_new(struct conn *c, uint64_t start_ns)
 	/* everything but the inline arena block, which needs no zeroing */
 	memset(t, 0, offsetof(struct txn, arena_buf));
 	t->c = c;
+	t->cs = cs;
 	t->w = c->w;
 	t->id = ++c->n_req;
 	t->filters = c->w->filters;
@@ -42,6 +43,11 @@ struct txn *txn_new(struct conn *c, uint64_t start_ns)
 	t->tm.start_ns = start_ns ? start_ns : util_mono_ns();
 	t->tm.start_wall_ns = util_wall_ns() - (util_mono_ns() - t->tm.start_ns);
 	return t;
+}
+
+const char *txn_http_version(const struct txn *t)
+{
+	return t->h2s ? "2" : t->req.h.version_minor ? "1.1" : "1.0";
 }
 
 unsigned txn_method_bit(const struct txn *t)
@@ -92,9 +98,9 @@ static void txn_access_log(struct txn *t)
 	evbuffer_add(b, " target=", 8);
 	txn_log_quoted(b, m->target ? m->target : "", m->target ? m->target_len : 0);
 	evbuffer_add_printf(b,
-	                    " proto=HTTP/1.%d status=%d bytes_in=%llu bytes_out=%llu dur_ms=%.3f"
+	                    " proto=HTTP/%s status=%d bytes_in=%llu bytes_out=%llu dur_ms=%.3f"
 	                    " route=%s upstream=%s server=%s attempts=%d error=",
-	                    m->version_minor, t->status, (unsigned long long)t->bytes_in,
+	                    txn_http_version(t), t->status, (unsigned long long)t->bytes_in,
 	                    (unsigned long long)t->bytes_out,
 	                    (double)(t->tm.end_ns - t->tm.start_ns) / 1e6,
 	                    t->route ? t->route->name : "-", t->ups ? t->ups->cfg->name : "-",
@@ -118,6 +124,8 @@ void txn_finish(struct txn *t, enum txn_end end)
 	            t->route ? t->wg->g->route_slot[t->route - t->cfg->routes] : METRICS_NO_ROUTE,
 	            t->status, t->tm.end_ns - t->tm.start_ns);
 	flt_end(t);
+	if (t->cs->gone)
+		t->cs->gone(t);
 	if (t->c->txn == t)
 		t->c->txn = NULL;
 	arena_deinit(&t->arena);

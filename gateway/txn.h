@@ -25,6 +25,8 @@ struct wgen;
 struct ups;
 struct ups_server;
 struct uconn;
+struct h2s;
+struct evbuffer;
 
 /* Monotonic nanoseconds (util_mono_ns); 0 = did not happen (yet). The
  * upstream fields describe the current (last) attempt. */
@@ -73,10 +75,51 @@ enum txn_ups_err {
 #define TXN_F_RESP_HEAD     0x4000u /* final response head received from the upstream */
 #define TXN_F_FILTERED      0x8000u /* on_request ran: on_response will see our answers too */
 
+#define TXN_F_REQ_IN_EOF 0x10000u /* HTTP/2: the client ended the request stream */
+
+/* The client side of a txn: HTTP/1 on the connection (h1c.c) or one HTTP/2
+ * stream (h2c.c). proxy.c moves bodies and answers through these and never
+ * touches the client connection of an HTTP/2 txn. Optional hooks may be
+ * NULL. Worker thread. */
+struct txn_client {
+	struct evbuffer *(*req_in)(struct txn *t);   /* request body source */
+	struct evbuffer *(*resp_out)(struct txn *t); /* response body sink */
+	/* proxying starts: client-side timeouts and watermarks (optional) */
+	void (*start)(struct txn *t);
+	/* reads what the client sent into req_in, up to <limit> bytes there
+	 * (optional: HTTP/2 streams are fed as frames arrive) */
+	void (*req_fill)(struct txn *t, size_t limit);
+	/* turns reading the request body on or off (backpressure) */
+	void (*req_read)(struct txn *t, bool on);
+	/* <n> request body bytes left req_in for the upstream (optional) */
+	void (*req_moved)(struct txn *t, size_t n);
+	/* the request body was read whole (optional) */
+	void (*req_done)(struct txn *t);
+	/* writes the response head t->resp and sets t->resp_body; 0 or -errno */
+	int (*write_head)(struct txn *t);
+	/* forwards the informational (1xx) response t->resp */
+	void (*write_interim)(struct txn *t);
+	/* answers from the gateway: see h1c_reply_local(); finishes <t> */
+	void (*reply_local)(struct txn *t, int status, const char *detail);
+	/* response body bytes were added to resp_out: send them (optional) */
+	void (*flush)(struct txn *t);
+	/* the response is complete: finishes <t> once what it wrote is out and
+	 * returns 1 (then <t> is gone), else 0 and tries again when more went
+	 * out (proxy_on_client_write) */
+	int (*finish)(struct txn *t);
+	/* after a failure mid-response: finishes <t> as an error and makes sure
+	 * the client sees the response as cut, not complete */
+	void (*cut)(struct txn *t);
+	/* txn_finish() is freeing <t> (optional) */
+	void (*gone)(struct txn *t);
+};
+
 #define TXN_ARENA_INLINE 4096
 
 struct txn {
 	struct conn *c;
+	const struct txn_client *cs;
+	struct h2s *h2s; /* its HTTP/2 stream; NULL for HTTP/1 */
 	struct worker *w;
 	uint64_t id;           /* per connection, from 1 */
 	struct wgen *wg;       /* the config generation it started in */
@@ -110,9 +153,12 @@ struct txn {
 	alignas(16) char arena_buf[TXN_ARENA_INLINE];
 };
 
-/* Creates a txn on connection <c> for a head of <head_len> bytes that starts
+/* Creates a txn on connection <c>, client side <cs>, for a head that started
  * at monotonic time <start_ns>. Returns NULL on ENOMEM. Worker thread. */
-struct txn *txn_new(struct conn *c, uint64_t start_ns);
+struct txn *txn_new(struct conn *c, const struct txn_client *cs, uint64_t start_ns);
+
+/* The protocol the client spoke: "1.0", "1.1" or "2". */
+const char *txn_http_version(const struct txn *t);
 
 /* Ends <t>: runs the filters' on_end once with <end>, writes the access-log
  * line and frees the txn and its arena. <t> is gone on return. */

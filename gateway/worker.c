@@ -52,8 +52,16 @@ static void worker_on_accept(struct evconnlistener *l, evutil_socket_t fd, struc
                              int len, void *arg)
 {
 	struct worker *w = arg;
+	bool tls = false;
 
-	if (conn_accept(w, fd, sa, len) < 0) {
+	/* the current config says what each listener speaks: a reload may turn
+	 * an address kept open from cleartext to TLS */
+	for (int i = 0; i < w->n_listen; i++)
+		if (w->listeners[i] == l) {
+			tls = cfg_gw_listener_tls(&w->cfg->gw, i);
+			break;
+		}
+	if (conn_accept(w, fd, sa, len, tls) < 0) {
 		log_at(LOG_ERROR, w->id, 0, 0, "cannot set up an accepted connection: %s",
 		       strerror(ENOMEM));
 		return;
@@ -207,10 +215,10 @@ static struct evconnlistener *worker_listener(struct worker *w, int fd)
  * addresses it had, takes the new sockets <fds>, closes the rest. */
 static void worker_relisten(struct worker *w, const struct cfg_gateway *gw, const int *fds)
 {
-	struct evconnlistener *nl[CFG_MAX_LISTEN] = {NULL};
-	int nfd[CFG_MAX_LISTEN];
+	struct evconnlistener *nl[CFG_MAX_LISTENERS] = {NULL};
+	int nfd[CFG_MAX_LISTENERS], n = cfg_gw_n_listeners(gw);
 
-	for (int i = 0; i < gw->n_listen; i++) {
+	for (int i = 0; i < n; i++) {
 		nfd[i] = fds[i];
 		if (fds[i] >= 0) {
 			if (w->draining || !(nl[i] = worker_listener(w, fds[i]))) {
@@ -220,8 +228,8 @@ static void worker_relisten(struct worker *w, const struct cfg_gateway *gw, cons
 			continue;
 		}
 		for (int j = 0; j < w->n_listen; j++) {
-			if (w->listen_fds[j] >= 0 &&
-			    strcmp(w->cfg->gw.listen[j].text, gw->listen[i].text) == 0) {
+			if (w->listen_fds[j] >= 0 && strcmp(cfg_gw_listener(&w->cfg->gw, j)->text,
+			                                    cfg_gw_listener(gw, i)->text) == 0) {
 				nl[i] = w->listeners[j];
 				nfd[i] = w->listen_fds[j];
 				w->listeners[j] = NULL;
@@ -231,8 +239,8 @@ static void worker_relisten(struct worker *w, const struct cfg_gateway *gw, cons
 		}
 	}
 	worker_close_listeners(w);
-	w->n_listen = gw->n_listen;
-	for (int i = 0; i < gw->n_listen; i++) {
+	w->n_listen = n;
+	for (int i = 0; i < n; i++) {
 		w->listeners[i] = nl[i];
 		w->listen_fds[i] = nfd[i];
 	}
@@ -243,7 +251,7 @@ static void worker_update_drop(struct worker_update *u)
 {
 	if (!u)
 		return;
-	for (int i = 0; i < u->g->cfg->gw.n_listen; i++)
+	for (int i = 0; i < cfg_gw_n_listeners(&u->g->cfg->gw); i++)
 		if (u->fds[i] >= 0)
 			close(u->fds[i]);
 	gen_put(u->g);

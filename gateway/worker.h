@@ -38,8 +38,9 @@ struct wgen {
 struct worker_update {
 	struct gen *g; /* a reference, the worker's from then on */
 	/* by g->cfg listen index: a new socket to accept on, or -1 where the
-	 * worker keeps the listener it has on the same address */
-	int fds[CFG_MAX_LISTEN];
+	 * worker keeps the listener it has on the same address (cfg_gw_listener()
+	 * order) */
+	int fds[CFG_MAX_LISTENERS];
 };
 
 struct worker {
@@ -50,8 +51,8 @@ struct worker {
 	const struct cfg *cfg; /* cur's config */
 	const struct flt_ops *const *filters;
 
-	int listen_fds[CFG_MAX_LISTEN];
-	struct evconnlistener *listeners[CFG_MAX_LISTEN];
+	int listen_fds[CFG_MAX_LISTENERS]; /* listen, then listen_tls (cfg_gw_listener()) */
+	struct evconnlistener *listeners[CFG_MAX_LISTENERS];
 	int n_listen;
 	bool paused; /* listeners disabled at max_connections */
 
@@ -71,6 +72,10 @@ struct worker {
 	struct event *drain_timer;
 	struct event *accept_timer; /* accepting again after EMFILE */
 	bool draining;
+
+	/* hashes of client addresses whose failed TLS handshake was logged */
+#define WORKER_TLS_LOGGED 256
+	uint32_t tls_logged[WORKER_TLS_LOGGED];
 
 	int update_fd; /* eventfd: worker_update() writes it */
 	struct event *update_ev;

@@ -574,7 +574,7 @@ static void trace_server_span(struct txn *t, struct trace_txn *x, const struct t
 	span_attr_str(s, SPAN_A_URL_PATH, m->path, plen);
 	if (q && tc->record_query)
 		span_attr_str(s, SPAN_A_URL_QUERY, q + 1, m->path_len - plen - 1);
-	span_attr_str(s, SPAN_A_URL_SCHEME, "http", 4);
+	span_attr_str(s, SPAN_A_URL_SCHEME, t->c->tls ? "https" : "http", t->c->tls ? 5 : 4);
 	span_attr_str(s, SPAN_A_HTTP_ROUTE, r->path_prefix, strlen(r->path_prefix));
 	span_attr_str(s, SPAN_A_TG_ROUTE, r->name, strlen(r->name));
 	trace_server_addr(s, t);
@@ -582,7 +582,8 @@ static void trace_server_span(struct txn *t, struct trace_txn *x, const struct t
 	span_attr_int(s, SPAN_A_CLIENT_PORT, t->c->peer_port);
 	span_attr_str(s, SPAN_A_NET_PEER_ADDRESS, t->c->peer_ip, strlen(t->c->peer_ip));
 	span_attr_int(s, SPAN_A_NET_PEER_PORT, t->c->peer_port);
-	span_attr_str(s, SPAN_A_NET_PROTOCOL_VERSION, m->version_minor ? "1.1" : "1.0", 3);
+	span_attr_str(s, SPAN_A_NET_PROTOCOL_VERSION, txn_http_version(t),
+	              strlen(txn_http_version(t)));
 	if (ua)
 		span_attr_str(s, SPAN_A_USER_AGENT, ua->value, ua->value_len);
 	if (t->ups)

@@ -244,7 +244,7 @@ Test(cfg, shipped_configs)
 	for (n = 0; (s = cfg_section_at(n)); n++) {
 		for (k = s->keys; k->name; k++) {
 			if (!strcmp(k->name, "listen") || !strcmp(k->name, "servers") ||
-			    !strcmp(k->name, "upstream"))
+			    !strcmp(k->name, "upstream") || s == &cfg_sections_certificate)
 				continue;
 			render(k, section_base(c, s->name), a, sizeof(a));
 			render(k, section_base(defaults_cfg, s->name), b, sizeof(b));
@@ -256,8 +256,14 @@ Test(cfg, shipped_configs)
 
 	ref = slurp("conf/tracegate.ini");
 	for (n = 0; (s = cfg_section_at(n)); n++) {
+		char commented_sec[128];
+
+		/* a section that needs files of its own ([certificate]) is shown
+		 * commented out, so the reference loads anywhere */
 		snprintf(pat, sizeof(pat), "\n[%s", s->name);
-		cr_expect(strstr(ref, pat) != NULL, "reference lacks [%s]", s->name);
+		snprintf(commented_sec, sizeof(commented_sec), "\n; [%s", s->name);
+		cr_expect(strstr(ref, pat) || strstr(ref, commented_sec), "reference lacks [%s]",
+		          s->name);
 		for (k = s->keys; k->name; k++) {
 			char set[96], commented[96];
 

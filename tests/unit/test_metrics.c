@@ -136,6 +136,29 @@ static const char exact_want[] =
         "# HELP tracegate_client_connections Open client connections.\n"
         "# TYPE tracegate_client_connections gauge\n"
         "tracegate_client_connections 2\n"
+        "# HELP tracegate_tls_handshakes_total TLS handshakes completed with clients.\n"
+        "# TYPE tracegate_tls_handshakes_total counter\n"
+        "tracegate_tls_handshakes_total 2\n"
+        "# HELP tracegate_tls_resumed_total TLS handshakes that resumed an earlier session.\n"
+        "# TYPE tracegate_tls_resumed_total counter\n"
+        "tracegate_tls_resumed_total 0\n"
+        "# HELP tracegate_tls_handshake_failures_total TLS handshakes with clients that failed or "
+        "were abandoned.\n"
+        "# TYPE tracegate_tls_handshake_failures_total counter\n"
+        "tracegate_tls_handshake_failures_total 1\n"
+        "# HELP tracegate_h2_connections_total Client connections that spoke HTTP/2.\n"
+        "# TYPE tracegate_h2_connections_total counter\n"
+        "tracegate_h2_connections_total 0\n"
+        "# HELP tracegate_h2_streams_total HTTP/2 streams that carried a request.\n"
+        "# TYPE tracegate_h2_streams_total counter\n"
+        "tracegate_h2_streams_total 0\n"
+        "# HELP tracegate_h2_abuse_total HTTP/2 connections closed with GOAWAY, or streams reset, "
+        "to protect the gateway, by kind.\n"
+        "# TYPE tracegate_h2_abuse_total counter\n"
+        "tracegate_h2_abuse_total{kind=\"rapid_reset\"} 0\n"
+        "tracegate_h2_abuse_total{kind=\"control_flood\"} 0\n"
+        "tracegate_h2_abuse_total{kind=\"protocol\"} 0\n"
+        "tracegate_h2_abuse_total{kind=\"stalled_stream\"} 3\n"
         "# HELP tracegate_upstream_connect_failures_total Connects to an upstream's servers that "
         "failed or timed out.\n"
         "# TYPE tracegate_upstream_connect_failures_total counter\n"
@@ -199,6 +222,13 @@ static struct metrics *small_registry(void)
 	metrics_ups_conns_add(w1, 0, -1);
 	metrics_config_reload(m, true);
 	metrics_config_reload(m, false);
+	/* summed over the workers like the others */
+	metrics_conn_inc(w0, METRICS_TLS_HANDSHAKES);
+	metrics_conn_inc(w1, METRICS_TLS_HANDSHAKES);
+	metrics_conn_inc(w1, METRICS_TLS_FAILURES);
+	metrics_conn_inc(w0, METRICS_H2_STALLED);
+	metrics_conn_inc(w1, METRICS_H2_STALLED);
+	metrics_conn_inc(w1, METRICS_H2_STALLED);
 	return m;
 }
 

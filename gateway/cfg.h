@@ -87,11 +87,18 @@ enum cfg_balance {
 	CFG_BALANCE_LEAST_REQUEST,
 };
 
+enum cfg_protocol {
+	CFG_PROTO_HTTP1,
+	CFG_PROTO_H2C, /* HTTP/2 with prior knowledge, cleartext */
+	CFG_PROTO_H2,  /* HTTP/2 over TLS (ALPN h2) */
+};
+
 struct cfg_upstream {
 	char *name;
 	int line; /* where its section starts, for cross-checks */
 	struct cfg_addr servers[CFG_MAX_SERVERS];
 	int n_servers;
+	int protocol; /* enum cfg_protocol */
 	enum cfg_balance balance;
 	uint32_t keepalive;           /* idle connections kept per worker and server */
 	uint32_t idle_timeout_ms;     /* idle pooled connection lifetime */

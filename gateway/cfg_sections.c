@@ -21,6 +21,7 @@
 static const char *const cfg_log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const cfg_balances[] = {"round_robin", "least_request", NULL};
 static const char *const cfg_tls_versions[] = {"1.2", "1.3", NULL};
+static const char *const cfg_protocols[] = {"http1", "h2c", "h2", NULL};
 
 #define GW(member) CFG_FIELD(struct cfg_gateway, member)
 
@@ -131,6 +132,9 @@ static const struct cfg_key cfg_upstream_keys[] = {
         {"servers", CFG_T_ADDRS, UP(servers), .off_n = offsetof(struct cfg_upstream, n_servers),
          .min = 1, .flags = CFG_K_REQUIRED, .unit = "host:port list",
          .doc = "the origin servers, 1 to 64"},
+        {"protocol", CFG_T_ENUM, UP(protocol), .words = cfg_protocols, .def = "http1",
+         .doc = "http1; h2c (HTTP/2 in cleartext, prior knowledge); h2 (HTTP/2 over TLS, needs "
+                "tls = on). gRPC services need h2c or h2"},
         {"balance", CFG_T_ENUM, UP(balance), .words = cfg_balances, .def = "round_robin",
          .doc = "round_robin or least_request (fewest requests in flight on this worker)"},
         {"keepalive", CFG_T_UINT, UP(keepalive), .min = 0, .max = 10000, .def = "32",

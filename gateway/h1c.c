@@ -251,6 +251,11 @@ int h1c_write_resp_head(struct txn *t)
 		evbuffer_add(out, "\r\n\r\n", 4);
 		relay_init(&t->resp_body, RELAY_NONE, 0, RELAY_NONE);
 		keepalive = false;
+	} else if ((t->flags & TXN_F_UP_NO_BODY) && !(m->flags & H1_F_HAS_CL) &&
+	           !http_resp_has_no_body(t->req.h.method, t->req.h.method_len, m->status)) {
+		/* an HTTP/2 upstream ended the stream with the head */
+		evbuffer_add(out, "Content-Length: 0\r\n", 19);
+		relay_init(&t->resp_body, RELAY_NONE, 0, RELAY_NONE);
 	} else if (http_resp_has_no_body(t->req.h.method, t->req.h.method_len, m->status)) {
 		/* HEAD and 304 announce the length of the body they do not carry */
 		if ((m->flags & H1_F_HAS_CL) && m->status != 204 && m->status >= 200)

@@ -57,9 +57,13 @@ struct h2s {
 	uint64_t start_ns, progress_ns;
 	bool too_large; /* the header list broke a limit: answered 431 */
 	bool has_host;
-	bool end_in;  /* the client ended its side */
-	bool out_eof; /* <out> holds the end of the response */
-	bool wake;    /* <out> drained: tell the txn */
+	bool end_in;     /* the client ended its side */
+	bool out_eof;    /* <out> holds the end of the response */
+	bool wake;       /* <out> drained: tell the txn */
+	bool sent_end;   /* our END_STREAM went out: the client has the whole response */
+	bool closed;     /* nghttp2 closed it while its txn still runs */
+	nghttp2_nv *trl; /* response trailers to send after <out>, one malloc'd block */
+	size_t n_trl;
 	TAILQ_ENTRY(h2s) link;
 };
 
@@ -155,7 +159,7 @@ static bool h2c_take(double *tokens, uint64_t *last_ns, uint32_t rate)
 static void h2c_send(struct h2c *h)
 {
 	struct evbuffer *out = bufferevent_get_output(h->c->bev);
-	struct h2s *s;
+	struct h2s *s, *next;
 
 	if (h->busy) {
 		h->want_send = true;
@@ -179,8 +183,9 @@ static void h2c_send(struct h2c *h)
 			evbuffer_add(out, data, (size_t)n);
 		}
 		/* the txns run with busy held: what they submit loops here */
-		TAILQ_FOREACH(s, &h->streams, link)
-		{
+		for (s = TAILQ_FIRST(&h->streams); s; s = next) {
+			/* a txn that ends may take its (closed) stream along */
+			next = TAILQ_NEXT(s, link);
 			if (!s->wake)
 				continue;
 			s->wake = false;
@@ -209,10 +214,22 @@ static void h2c_stream_free(struct h2s *s)
 		evbuffer_free(s->head);
 	if (s->cookie)
 		evbuffer_free(s->cookie);
+	free(s->trl);
 	free(s->method);
 	free(s->path);
 	free(s->authority);
 	free(s);
+}
+
+/* Forgets <s>, whose stream nghttp2 closed and whose txn is over. */
+static void h2c_stream_drop(struct h2s *s)
+{
+	struct h2c *h = s->h;
+
+	TAILQ_REMOVE(&h->streams, s, link);
+	h2c_stream_free(s);
+	if (--h->n_streams == 0)
+		h2c_arm(h);
 }
 
 static ssize_t h2c_on_data_read(nghttp2_session *ss, int32_t id, uint8_t *buf, size_t len,
@@ -221,14 +238,19 @@ static ssize_t h2c_on_data_read(nghttp2_session *ss, int32_t id, uint8_t *buf, s
 	struct h2s *s = src->ptr;
 	int n = evbuffer_remove(s->out, buf, len);
 
-	(void)ss, (void)id, (void)arg;
+	(void)arg;
 	if (n < 0)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	if (n > 0)
 		s->progress_ns = util_mono_ns();
-	if (evbuffer_get_length(s->out) == 0 && s->out_eof)
+	if (evbuffer_get_length(s->out) == 0 && s->out_eof) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
-	else if (n == 0)
+		/* the trailers end the stream instead (gRPC's status is there) */
+		if (s->trl && !nghttp2_submit_trailer(ss, id, s->trl, s->n_trl))
+			*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+		free(s->trl);
+		s->trl = NULL;
+	} else if (n == 0)
 		return NGHTTP2_ERR_DEFERRED; /* h2c_flush() resumes it */
 	if (s->t && evbuffer_get_length(s->out) < H2C_RESP_LOW)
 		s->wake = true;
@@ -318,7 +340,8 @@ static int h2c_write_head(struct txn *t)
 	nghttp2_nv *nv;
 	int n;
 
-	if (http_resp_has_no_body(t->req.h.method, t->req.h.method_len, m->status)) {
+	if ((t->flags & TXN_F_UP_NO_BODY) ||
+	    http_resp_has_no_body(t->req.h.method, t->req.h.method_len, m->status)) {
 		/* HEAD and 304 announce the length of the body they do not carry */
 		with_len = (m->flags & H1_F_HAS_CL) && m->status != 204 && m->status >= 200;
 		body = false;
@@ -353,17 +376,19 @@ static void h2c_write_interim(struct txn *t)
 
 static void h2c_cut(struct txn *t)
 {
-	struct h2s *s = t->h2s;
+	struct h2c *h = t->h2s->h;
+	int32_t id = t->h2s->id;
 
-	txn_finish(t, TXN_END_ERROR);
 	/* a reset, not END_STREAM: the client must not take it as complete */
-	nghttp2_submit_rst_stream(s->h->ss, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_INTERNAL_ERROR);
-	h2c_send(s->h);
+	nghttp2_submit_rst_stream(h->ss, NGHTTP2_FLAG_NONE, id, NGHTTP2_INTERNAL_ERROR);
+	txn_finish(t, TXN_END_ERROR); /* may free the stream */
+	h2c_send(h);
 }
 
 static void h2c_reply_local(struct txn *t, int status, const char *detail)
 {
 	struct h2s *s = t->h2s;
+	struct h2c *h = s->h;
 	bool is_head = t->req.h.method_len == 4 && memcmp(t->req.h.method, "HEAD", 4) == 0;
 	char body[256];
 	int blen, n;
@@ -392,8 +417,8 @@ static void h2c_reply_local(struct txn *t, int status, const char *detail)
 	t->status = status;
 	t->flags |= TXN_F_RESP_STARTED | TXN_F_RESP_DONE;
 	t->bytes_out += is_head ? 0 : (uint64_t)blen;
-	txn_finish(t, status >= 400 ? TXN_END_ERROR : TXN_END_OK);
-	h2c_send(s->h);
+	txn_finish(t, status >= 400 ? TXN_END_ERROR : TXN_END_OK); /* may free <s> */
+	h2c_send(h);
 }
 
 static void h2c_flush(struct txn *t)
@@ -405,10 +430,45 @@ static void h2c_flush(struct txn *t)
 	h2c_send(s->h);
 }
 
+/* Copies the response trailers of <t> (an HTTP/2 upstream's) into <s>,
+ * lowercased, to outlive <t>. */
+static void h2c_keep_trailers(struct h2s *s, struct txn *t)
+{
+	const struct http_msg *m = &t->trailers;
+	size_t bytes = 0, n = 0;
+	char *p;
+
+	for (unsigned i = 0; i < m->h.n_hdrs; i++)
+		if (m->h.hdrs[i].name_len && !http_is_hop_by_hop(m, &m->h.hdrs[i])) {
+			bytes += m->h.hdrs[i].name_len + m->h.hdrs[i].value_len;
+			n++;
+		}
+	if (!n || s->trl || !(s->trl = malloc(n * sizeof(*s->trl) + bytes)))
+		return;
+	p = (char *)(s->trl + n);
+	for (unsigned i = 0; i < m->h.n_hdrs; i++) {
+		const struct h1_hdr *f = &m->h.hdrs[i];
+		nghttp2_nv *nv = &s->trl[s->n_trl];
+
+		if (!f->name_len || http_is_hop_by_hop(m, f))
+			continue;
+		*nv = (nghttp2_nv){(uint8_t *)p, (uint8_t *)p + f->name_len, f->name_len,
+		                   f->value_len, NGHTTP2_NV_FLAG_NONE};
+		for (size_t k = 0; k < f->name_len; k++)
+			p[k] = (char)(f->name[k] >= 'A' && f->name[k] <= 'Z' ? f->name[k] + 32
+			                                                     : f->name[k]);
+		memcpy(p + f->name_len, f->value, f->value_len);
+		p += f->name_len + f->value_len;
+		s->n_trl++;
+	}
+}
+
 static int h2c_finish(struct txn *t)
 {
 	struct h2s *s = t->h2s;
+	struct h2c *h;
 
+	h2c_keep_trailers(s, t);
 	s->out_eof = true;
 	nghttp2_session_resume_data(s->h->ss, s->id);
 	/* done once nghttp2 took the whole body; the data source ends the
@@ -417,8 +477,9 @@ static int h2c_finish(struct txn *t)
 		h2c_send(s->h);
 		return 0;
 	}
-	txn_finish(t, TXN_END_OK);
-	h2c_send(s->h);
+	h = s->h;
+	txn_finish(t, TXN_END_OK); /* may free <s> */
+	h2c_send(h);
 	return 1;
 }
 
@@ -432,6 +493,8 @@ static void h2c_gone(struct txn *t)
 	s->unconsumed = 0;
 	evbuffer_drain(s->in, evbuffer_get_length(s->in));
 	s->t = NULL;
+	if (s->closed)
+		h2c_stream_drop(s);
 }
 
 static const struct txn_client h2c_client = {
@@ -726,23 +789,30 @@ static int h2c_on_stream_close(nghttp2_session *ss, int32_t id, uint32_t code, v
 
 	if (!s)
 		return 0;
+	nghttp2_session_set_stream_user_data(ss, id, NULL);
+	if (s->t && s->sent_end && code == NGHTTP2_NO_ERROR) {
+		/* the client has the whole response, which came ahead of what
+		 * its txn waits for (an HTTP/2 upstream's END_STREAM): the txn
+		 * ends as it would have, then frees the stream */
+		s->closed = true;
+		return 0;
+	}
 	if (s->t) {
 		s->t->error = code ? "client reset the stream" : NULL;
 		proxy_abort(s->t); /* finishes it; h2c_gone() detaches it */
 	}
-	nghttp2_session_set_stream_user_data(ss, id, NULL);
-	TAILQ_REMOVE(&h->streams, s, link);
-	h2c_stream_free(s);
-	if (--h->n_streams == 0)
-		h2c_arm(h);
+	h2c_stream_drop(s);
 	return 0;
 }
 
 static int h2c_on_frame_send(nghttp2_session *ss, const nghttp2_frame *f, void *arg)
 {
 	struct h2c *h = arg;
+	struct h2s *s;
 
 	(void)ss;
+	if ((f->hd.flags & NGHTTP2_FLAG_END_STREAM) && (s = h2c_stream(h, f->hd.stream_id)))
+		s->sent_end = true;
 	/* nghttp2 ended the connection for a protocol error of the client */
 	if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR &&
 	    f->goaway.error_code != NGHTTP2_ENHANCE_YOUR_CALM) {
@@ -877,16 +947,16 @@ static void h2c_reap(struct h2c *h)
 {
 	const struct cfg_gateway *g = &h->c->w->cfg->gw;
 	uint64_t now = util_mono_ns(), limit = (uint64_t)g->client_timeout_ms * 1000000u;
-	struct h2s *s;
+	struct h2s *s, *next;
 
-	TAILQ_FOREACH(s, &h->streams, link)
-	{
+	for (s = TAILQ_FIRST(&h->streams); s; s = next) {
 		struct txn *t = s->t;
 		bool waits_out = evbuffer_get_length(s->out) > 0;
 		bool waits_in = t ? !(t->flags & TXN_F_REQ_BODY_DONE) && !s->end_in &&
 		                                evbuffer_get_length(s->in) == 0
 		                  : !s->out_eof && !s->end_in && !waits_out;
 
+		next = TAILQ_NEXT(s, link);
 		if (!(waits_out || waits_in) || now - s->progress_ns < limit)
 			continue;
 		s->progress_ns = now; /* once */
@@ -945,8 +1015,11 @@ void h2c_free(struct conn *c)
 	struct h2s *s;
 
 	while ((s = TAILQ_FIRST(&h->streams))) {
-		if (s->t)
+		if (s->t) {
+			s->closed = true; /* h2c_gone() drops it */
 			proxy_abort(s->t);
+			continue;
+		}
 		TAILQ_REMOVE(&h->streams, s, link);
 		h2c_stream_free(s);
 	}

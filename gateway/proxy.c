@@ -18,6 +18,7 @@
 #include "cfg.h"
 #include "conn.h"
 #include "h1c.h"
+#include "h2u.h"
 #include "log.h"
 #include "metrics.h"
 #include "proxy.h"
@@ -56,6 +57,12 @@ static void proxy_release(struct txn *t, bool clean)
 {
 	struct uconn *uc = t->uc;
 
+	if (t->us) {
+		h2u_release(t, clean);
+		t->srv->active--;
+		flt_attempt_end(t);
+		return;
+	}
 	if (!uc)
 		return;
 	t->uc = NULL;
@@ -76,10 +83,9 @@ int proxy_try_finish(struct txn *t)
 	return t->cs->finish(t);
 }
 
-/* Fails <t> towards the client with <status>, cleaning the upstream side. */
-static void proxy_fail(struct txn *t, int status, const char *detail)
+void proxy_fail(struct txn *t, int status, const char *detail)
 {
-	if (t->uc) {
+	if (t->uc || t->us) {
 		proxy_release(t, false);
 		ups_report(t->srv, false);
 	}
@@ -112,15 +118,19 @@ static int proxy_ups_index(const struct txn *t)
 
 /* The current attempt failed before a response head reached the client:
  * retry when that is safe, else answer 502 or 504. */
-static void proxy_attempt_failed(struct txn *t, enum txn_ups_err e)
+void proxy_attempt_failed(struct txn *t, enum txn_ups_err e)
 {
 	struct ups_server *s = t->srv;
 	bool reused = t->flags & TXN_F_REUSED_CONN;
+	/* a stream the server refused never reached its application */
+	bool refused = e == TXN_UE_REFUSED_STREAM;
 	bool idempotent = http_method_is_idempotent(t->req.h.method, t->req.h.method_len);
 	bool untouched = idempotent && !(t->flags & TXN_F_BODY_SENT) && t->tm.first_byte_ns == 0 &&
 	                 t->attempts < PROXY_MAX_ATTEMPTS;
 	bool connect_failed = e == TXN_UE_REFUSED || e == TXN_UE_CONNECT_TIMEOUT;
 
+	if (refused)
+		e = TXN_UE_RESET;
 	t->ups_err = e;
 	if (connect_failed)
 		metrics_ups_inc(t->w->m, proxy_ups_index(t), METRICS_UPS_CONNECT_FAILURES);
@@ -134,7 +144,7 @@ static void proxy_attempt_failed(struct txn *t, enum txn_ups_err e)
 	log_at(LOG_WARN, t->w->id, t->c->id, t->id, "%s: %s (attempt %d)", s->addr->text,
 	       proxy_err_text(e), t->attempts);
 
-	if (untouched && reused && e == TXN_UE_RESET) {
+	if (untouched && (refused || (reused && e == TXN_UE_RESET))) {
 		proxy_attempt(t, NULL);
 		return;
 	}
@@ -239,10 +249,10 @@ static int proxy_write_head(struct txn *t)
 }
 
 /* Moves request body bytes from the client to the upstream. */
-static void proxy_pump_request(struct txn *t)
+void proxy_pump_request(struct txn *t)
 {
 	struct evbuffer *in = t->cs->req_in(t);
-	struct evbuffer *out = bufferevent_get_output(t->uc->bev);
+	struct evbuffer *out = t->us ? h2u_req_sink(t) : bufferevent_get_output(t->uc->bev);
 	uint64_t max = t->cfg->gw.max_body_bytes;
 	size_t before;
 	int r;
@@ -274,12 +284,16 @@ static void proxy_pump_request(struct txn *t)
 		t->flags |= TXN_F_REQ_BODY_DONE;
 		if (t->cs->req_done)
 			t->cs->req_done(t);
-		if (evbuffer_get_length(out) == 0)
+		if (t->us)
+			h2u_req_flush(t);
+		else if (evbuffer_get_length(out) == 0)
 			proxy_on_up_write(t->uc->bev, t);
 		return;
 	}
 	if (evbuffer_get_length(out) >= PROXY_HIGH)
 		t->cs->req_read(t, false);
+	if (t->us)
+		h2u_req_flush(t);
 }
 
 /* The connection of the current attempt is usable: send the request. */
@@ -331,6 +345,10 @@ static void proxy_attempt(struct txn *t, const struct ups_server *avoid)
 		return;
 	}
 	flt_attempt(t);
+	if (t->ups->cfg->protocol != CFG_PROTO_HTTP1) {
+		h2u_attempt(t);
+		return;
+	}
 
 	/* an idempotent request is retried when a reused connection turns
 	 * out closed (proxy_attempt_failed): no need to probe it first */
@@ -378,7 +396,7 @@ void proxy_start(struct txn *t)
 }
 
 /* The response is complete on the upstream side. */
-static void proxy_resp_done(struct txn *t)
+void proxy_resp_done(struct txn *t)
 {
 	t->tm.last_byte_ns = util_mono_ns();
 	t->flags |= TXN_F_RESP_DONE;
@@ -392,7 +410,7 @@ static void proxy_resp_done(struct txn *t)
 }
 
 /* Cuts the client connection after a failure once its response started. */
-static void proxy_cut(struct txn *t, const char *why)
+void proxy_cut(struct txn *t, const char *why)
 {
 	t->error = why;
 	proxy_release(t, false);
@@ -403,20 +421,25 @@ static void proxy_cut(struct txn *t, const char *why)
 
 /* Relays response body bytes; finishes the txn when the body is complete.
  * Returns 1 when <t> is gone (finished or cut), else 0. */
-static int proxy_pump_response(struct txn *t)
+int proxy_pump_response(struct txn *t)
 {
 	struct evbuffer *out = proxy_client_out(t);
-	size_t before = evbuffer_get_length(out);
+	struct evbuffer *src = t->us ? h2u_resp_source(t) : bufferevent_get_input(t->uc->bev);
+	size_t before = evbuffer_get_length(out), src_before;
 	int r;
 
-	if (evbuffer_get_length(out) < PROXY_HIGH)
+	if (!t->us && evbuffer_get_length(out) < PROXY_HIGH)
 		conn_read_more(t->uc->bev, PROXY_HIGH);
+	src_before = evbuffer_get_length(src);
 	if (t->flags & TXN_F_TUNNEL) {
-		evbuffer_add_buffer(out, bufferevent_get_input(t->uc->bev));
+		evbuffer_add_buffer(out, src);
 		r = 0;
 	} else {
-		r = relay_move(&t->resp_body, bufferevent_get_input(t->uc->bev), out);
+		r = relay_move(&t->resp_body, src, out);
 	}
+	/* an HTTP/2 upstream's window reopens by what moved on */
+	if (t->us && src_before > evbuffer_get_length(src))
+		h2u_resp_moved(t, src_before - evbuffer_get_length(src));
 	t->bytes_out += evbuffer_get_length(out) - before;
 	if (r < 0) {
 		t->ups_err = TXN_UE_PROTOCOL;
@@ -427,7 +450,7 @@ static int proxy_pump_response(struct txn *t)
 		proxy_resp_done(t);
 		return 1;
 	}
-	if (evbuffer_get_length(out) >= PROXY_HIGH)
+	if (!t->us && evbuffer_get_length(out) >= PROXY_HIGH)
 		bufferevent_disable(t->uc->bev, EV_READ);
 	if (t->cs->flush)
 		t->cs->flush(t);
@@ -488,6 +511,38 @@ static int proxy_read_head(struct txn *t)
 	}
 }
 
+int proxy_resp_head(struct txn *t)
+{
+	if (t->resp.h.status == 101 && !(t->flags & TXN_F_UPGRADE)) {
+		proxy_fail(t, 502, "upstream switched protocols unasked");
+		return -1;
+	}
+	t->flags |= TXN_F_RESP_HEAD;
+	flt_response(t);
+	if (t->cs->write_head(t)) {
+		proxy_fail(t, 500, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+void proxy_resp_eof(struct txn *t)
+{
+	struct evbuffer *out = proxy_client_out(t);
+	size_t before;
+
+	if (proxy_pump_response(t))
+		return;
+	before = evbuffer_get_length(out);
+	if (relay_eof(&t->resp_body, out) == 1) {
+		t->bytes_out += evbuffer_get_length(out) - before;
+		proxy_resp_done(t);
+	} else {
+		t->ups_err = TXN_UE_RESET;
+		proxy_cut(t, "upstream closed mid-response");
+	}
+}
+
 static void proxy_on_up_read(struct bufferevent *bev, void *arg)
 {
 	struct txn *t = arg;
@@ -499,16 +554,8 @@ static void proxy_on_up_read(struct bufferevent *bev, void *arg)
 		r = proxy_read_head(t);
 		if (r <= 0)
 			return;
-		if (t->resp.h.status == 101 && !(t->flags & TXN_F_UPGRADE)) {
-			proxy_fail(t, 502, "upstream switched protocols unasked");
+		if (proxy_resp_head(t))
 			return;
-		}
-		t->flags |= TXN_F_RESP_HEAD;
-		flt_response(t);
-		if (t->cs->write_head(t)) {
-			proxy_fail(t, 500, "out of memory");
-			return;
-		}
 		if (t->resp.h.status == 101)
 			proxy_start_tunnel(t);
 	}
@@ -577,19 +624,7 @@ static void proxy_on_up_event(struct bufferevent *bev, short what, void *arg)
 	}
 	/* EOF or error: a close-delimited body ends here; anything else is cut */
 	if (t->flags & TXN_F_RESP_HEAD) {
-		struct evbuffer *out = proxy_client_out(t);
-		size_t before;
-
-		if (proxy_pump_response(t))
-			return;
-		before = evbuffer_get_length(out);
-		if (relay_eof(&t->resp_body, out) == 1) {
-			t->bytes_out += evbuffer_get_length(out) - before;
-			proxy_resp_done(t);
-		} else {
-			t->ups_err = TXN_UE_RESET;
-			proxy_cut(t, "upstream closed mid-response");
-		}
+		proxy_resp_eof(t);
 		return;
 	}
 	if (evbuffer_get_length(bufferevent_get_input(bev))) {
@@ -603,7 +638,7 @@ static void proxy_on_up_event(struct bufferevent *bev, short what, void *arg)
 
 void proxy_on_client_read(struct txn *t)
 {
-	if (!t->uc)
+	if (!t->uc && !t->us)
 		return; /* no connection yet: bytes wait in the input buffer */
 	if (t->flags & TXN_F_TUNNEL) {
 		struct evbuffer *out = bufferevent_get_output(t->uc->bev);
@@ -624,6 +659,9 @@ void proxy_on_client_write(struct txn *t)
 		bufferevent_enable(t->uc->bev, EV_READ);
 		if (evbuffer_get_length(bufferevent_get_input(t->uc->bev)))
 			proxy_pump_response(t);
+	} else if (t->us && (t->flags & TXN_F_RESP_HEAD) &&
+	           evbuffer_get_length(h2u_resp_source(t))) {
+		proxy_pump_response(t);
 	}
 }
 

@@ -38,6 +38,7 @@ struct txn *txn_new(struct conn *c, const struct txn_client *cs, uint64_t start_
 	           (size_t)t->cfg->gw.max_head_bytes * 4 + 65536);
 	t->req.a = &t->arena;
 	t->resp.a = &t->arena;
+	t->trailers.a = &t->arena;
 	t->req.h.content_length = -1;
 	t->resp.h.content_length = -1;
 	t->tm.start_ns = start_ns ? start_ns : util_mono_ns();

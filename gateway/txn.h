@@ -26,6 +26,7 @@ struct ups;
 struct ups_server;
 struct uconn;
 struct h2s;
+struct h2us;
 struct evbuffer;
 
 /* Monotonic nanoseconds (util_mono_ns); 0 = did not happen (yet). The
@@ -53,9 +54,10 @@ enum txn_ups_err {
 	TXN_UE_NONE = 0,
 	TXN_UE_REFUSED, /* connect refused or failed */
 	TXN_UE_CONNECT_TIMEOUT,
-	TXN_UE_TIMEOUT,  /* no response (or body progress) in time */
-	TXN_UE_RESET,    /* closed or reset before the response was complete */
-	TXN_UE_PROTOCOL, /* response not valid HTTP/1.1 */
+	TXN_UE_TIMEOUT,        /* no response (or body progress) in time */
+	TXN_UE_RESET,          /* closed or reset before the response was complete */
+	TXN_UE_PROTOCOL,       /* response not valid HTTP */
+	TXN_UE_REFUSED_STREAM, /* HTTP/2 REFUSED_STREAM: never processed, safe to retry */
 };
 
 #define TXN_F_KEEPALIVE     0x0001u /* the client connection may carry another request */
@@ -76,6 +78,7 @@ enum txn_ups_err {
 #define TXN_F_FILTERED      0x8000u /* on_request ran: on_response will see our answers too */
 
 #define TXN_F_REQ_IN_EOF 0x10000u /* HTTP/2: the client ended the request stream */
+#define TXN_F_UP_NO_BODY 0x20000u /* HTTP/2 upstream: the response head ended the stream */
 
 /* The client side of a txn: HTTP/1 on the connection (h1c.c) or one HTTP/2
  * stream (h2c.c). proxy.c moves bodies and answers through these and never
@@ -130,10 +133,12 @@ struct txn {
 
 	struct http_msg req;
 	struct http_msg resp;
+	struct http_msg trailers; /* of the response, from an HTTP/2 upstream; no fields if none */
 	const struct cfg_route *route;
 	struct ups *ups;
 	struct ups_server *srv;   /* current attempt's server */
-	struct uconn *uc;         /* current attempt's connection */
+	struct uconn *uc;         /* current attempt's connection (HTTP/1 upstream) */
+	struct h2us *us;          /* current attempt's stream (HTTP/2 upstream, h2u.c) */
 	int attempts;             /* upstream attempts started */
 	int connect_retries;      /* attempts started because a connect failed */
 	size_t resp_scanned;      /* h1_head_scan() resume point in the upstream input */

@@ -7,6 +7,7 @@
 
 #include "gen.h"
 #include "log.h"
+#include "h2u.h"
 #include "upool.h"
 #include "upstream.h"
 #include "util.h"
@@ -35,6 +36,7 @@ struct ups *ups_new(struct worker *w, struct gen *g, int i)
 		u->srv[j].addr = &c->servers[j];
 		u->srv[j].ups = u;
 		TAILQ_INIT(&u->srv[j].idle);
+		TAILQ_INIT(&u->srv[j].h2);
 	}
 	return u;
 }
@@ -66,8 +68,10 @@ void ups_put(struct ups *u)
 {
 	if (--u->refs)
 		return;
-	for (int j = 0; j < u->n_srv; j++)
+	for (int j = 0; j < u->n_srv; j++) {
 		upool_flush(&u->srv[j]);
+		h2u_flush(&u->srv[j]);
+	}
 	free(u->srv);
 	gen_put(u->gen);
 	free(u);

@@ -16,6 +16,7 @@
 #include "cfg.h"
 
 struct gen;
+struct h2u_conn;
 struct uconn;
 struct worker;
 
@@ -24,9 +25,10 @@ struct ups_server {
 	struct ups *ups;
 	TAILQ_HEAD(, uconn) idle; /* keep-alive pool, most recent first */
 	uint32_t n_idle;
-	uint32_t active;         /* requests in flight, for least_request */
-	uint32_t fails;          /* consecutive failures */
-	uint64_t eject_until_ns; /* monotonic; 0 = in service */
+	TAILQ_HEAD(, h2u_conn) h2; /* HTTP/2 connections (protocol = h2c | h2) */
+	uint32_t active;           /* requests in flight, for least_request */
+	uint32_t fails;            /* consecutive failures */
+	uint64_t eject_until_ns;   /* monotonic; 0 = in service */
 };
 
 struct ups {

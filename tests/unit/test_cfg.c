@@ -34,6 +34,7 @@ static const struct {
         {"gateway", "drain_timeout_ms", "10000"},
         {"gateway", "max_connections", "10000"},
         {"upstream", "servers", "127.0.0.1:1"},
+        {"upstream", "protocol", "http1"},
         {"upstream", "balance", "round_robin"},
         {"upstream", "keepalive", "32"},
         {"upstream", "idle_timeout_ms", "60000"},

@@ -1,0 +1,784 @@
+/* h2u.c: HTTP/2 to upstream servers, with nghttp2 as a client.
+ *
+ * Each worker keeps, per server, the HTTP/2 connections it opened; an
+ * attempt takes a stream on the first one with room under the server's
+ * SETTINGS_MAX_CONCURRENT_STREAMS and opens a new connection only when
+ * none has. A stream's request body is read from <req> by a data source
+ * and its response DATA lands in <resp>; window credit goes back to the
+ * server as proxy.c relays those bytes to the client, so a slow client
+ * slows its stream, not the connection. Response heads and trailers are
+ * written out as HTTP/1.1 text and parsed by the same parser as HTTP/1
+ * responses. As in h2c.c, callbacks never frame output and a connection is
+ * freed from its timer only.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <nghttp2/nghttp2.h>
+
+#include "cfg.h"
+#include "conn.h"
+#include "h2u.h"
+#include "log.h"
+#include "metrics.h"
+#include "proxy.h"
+#include "txn.h"
+#include "upool.h"
+#include "upstream.h"
+#include "util.h"
+#include "worker.h"
+
+#define H2U_OUT_HIGH      (256 * 1024)
+#define H2U_STREAM_WINDOW (256 * 1024)
+#define H2U_CONN_WINDOW   (1 << 20)
+#define H2U_REQ_LOW       (64 * 1024) /* a stream's request sink asks the client for more */
+#define H2U_MAX_STREAMS   128         /* per connection, whatever the server allows */
+
+struct h2u_conn {
+	struct ups_server *srv;
+	struct uconn *uc;
+	nghttp2_session *ss;
+	struct event *timer;
+	TAILQ_HEAD(, h2us) streams;
+	uint32_t n_streams;
+	uint64_t idle_since_ns;
+	int busy;
+	bool want_send;
+	bool connected;
+	bool dead; /* takes no new stream; freed from the timer once empty or dead */
+	bool gone; /* the socket failed: free at once */
+	TAILQ_ENTRY(h2u_conn) link;
+};
+
+struct h2us {
+	struct h2u_conn *hc;
+	struct txn *t;         /* NULL once released */
+	int32_t id;            /* 0 until submitted */
+	struct evbuffer *req;  /* request body bytes for DATA frames */
+	struct evbuffer *resp; /* response DATA not relayed yet */
+	struct evbuffer *head; /* response head or trailers, as HTTP/1 lines */
+	int status;
+	size_t unconsumed;
+	uint64_t progress_ns;
+	bool head_done;
+	bool end_in;    /* the server ended the stream */
+	bool closed;    /* nghttp2 closed it */
+	bool wake_req;  /* <req> drained: ask the client for more */
+	bool too_large; /* the response head broke max_head_bytes */
+	TAILQ_ENTRY(h2us) link;
+};
+
+static void h2u_arm(struct h2u_conn *hc)
+{
+	const struct cfg_upstream *c = hc->srv->ups->cfg;
+	uint32_t ms = c->idle_timeout_ms;
+	struct timeval tv;
+
+	if (hc->gone || (hc->dead && hc->n_streams == 0))
+		ms = 0;
+	else if (hc->n_streams) {
+		ms = c->response_timeout_ms / 4;
+		ms = ms < 100 ? 100 : ms > 1000 ? 1000 : ms;
+	}
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(hc->timer, &tv);
+}
+
+/* No new streams on <hc>; it closes once its streams are over. */
+static void h2u_kill(struct h2u_conn *hc)
+{
+	if (!hc->dead) {
+		hc->dead = true;
+		h2u_arm(hc);
+	}
+}
+
+/* <hc> cannot go on: its timer fails what it carries and frees it (the
+ * caller may be working on one of those txns). */
+static void h2u_broken(struct h2u_conn *hc)
+{
+	hc->dead = hc->gone = true;
+	h2u_arm(hc);
+}
+
+static void h2u_stream_free(struct h2us *us)
+{
+	struct h2u_conn *hc = us->hc;
+
+	TAILQ_REMOVE(&hc->streams, us, link);
+	if (--hc->n_streams == 0) {
+		hc->idle_since_ns = util_mono_ns();
+		h2u_arm(hc);
+	}
+	evbuffer_free(us->req);
+	evbuffer_free(us->resp);
+	evbuffer_free(us->head);
+	free(us);
+}
+
+static void h2u_send(struct h2u_conn *hc)
+{
+	struct evbuffer *out;
+	struct h2us *us;
+
+	if (hc->busy || !hc->connected || hc->gone) {
+		hc->want_send = true;
+		return;
+	}
+	out = bufferevent_get_output(hc->uc->bev);
+	hc->busy++;
+	do {
+		hc->want_send = false;
+		while (evbuffer_get_length(out) < H2U_OUT_HIGH) {
+			const uint8_t *data;
+			ssize_t n = nghttp2_session_mem_send(hc->ss, &data);
+
+			if (n < 0) {
+				log_at(LOG_WARN, hc->srv->ups->w->id, 0, 0, "%s: HTTP/2: %s",
+				       hc->srv->addr->text, nghttp2_strerror((int)n));
+				h2u_broken(hc);
+				break;
+			}
+			if (n == 0)
+				break;
+			evbuffer_add(out, data, (size_t)n);
+		}
+		TAILQ_FOREACH(us, &hc->streams, link)
+		{
+			if (!us->wake_req || !us->t)
+				continue;
+			us->wake_req = false;
+			us->t->cs->req_read(us->t, true);
+			proxy_pump_request(us->t);
+		}
+	} while (hc->want_send && !hc->gone);
+	hc->busy--;
+	if (!nghttp2_session_want_read(hc->ss) && !nghttp2_session_want_write(hc->ss))
+		h2u_kill(hc);
+	conn_flush(hc->uc->bev);
+}
+
+/* ---- Requests ------------------------------------------------------------- */
+
+static ssize_t h2u_on_req_read(nghttp2_session *ss, int32_t id, uint8_t *buf, size_t len,
+                               uint32_t *flags, nghttp2_data_source *src, void *arg)
+{
+	struct h2us *us = src->ptr;
+	int n;
+
+	(void)ss, (void)id, (void)arg;
+	if (!us->t) {
+		*flags |= NGHTTP2_DATA_FLAG_EOF; /* released: a reset follows */
+		return 0;
+	}
+	if ((n = evbuffer_remove(us->req, buf, len)) < 0)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	if (n > 0)
+		us->progress_ns = util_mono_ns();
+	if (evbuffer_get_length(us->req) == 0 && (us->t->flags & TXN_F_REQ_BODY_DONE))
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+	else if (n == 0)
+		return NGHTTP2_ERR_DEFERRED;
+	if (evbuffer_get_length(us->req) < H2U_REQ_LOW)
+		us->wake_req = true;
+	return n;
+}
+
+static void h2u_lower(char *dst, const char *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[i] = (char)(src[i] >= 'A' && src[i] <= 'Z' ? src[i] + 32 : src[i]);
+}
+
+static bool h2u_has_trailers(const struct h1_hdr *te)
+{
+	const char *p = te->value, *tok;
+	size_t n;
+
+	while (h1_list_next(&p, te->value + te->value_len, &tok, &n))
+		if (h1_name_eq(tok, n, "trailers"))
+			return true;
+	return false;
+}
+
+/* The request of <t> as an HTTP/2 header list in its arena; the count, or
+ * -ENOMEM. */
+static int h2u_nv(struct txn *t, bool tls, nghttp2_nv **nvp)
+{
+	const struct http_msg *m = &t->req;
+	const struct h1_hdr *host = http_hdr_get(m, "host"), *te = http_hdr_get(m, "te");
+	nghttp2_nv *nv = arena_alloc(&t->arena, sizeof(*nv) * (m->h.n_hdrs + 6));
+	char *cl = arena_alloc(&t->arena, 24);
+	int n = 0;
+
+#define H2U_NV(nm, nl, v, vl)                                                                      \
+	(nv[n++] = (nghttp2_nv){(uint8_t *)(nm), (uint8_t *)(v), (nl), (vl), NGHTTP2_NV_FLAG_NONE})
+	if (!nv || !cl)
+		return -ENOMEM;
+	H2U_NV(":method", 7, m->h.method, m->h.method_len);
+	H2U_NV(":scheme", 7, tls ? "https" : "http", tls ? 5 : 4);
+	if (host)
+		H2U_NV(":authority", 10, host->value, host->value_len);
+	H2U_NV(":path", 5, m->h.path, m->h.path_len);
+	for (unsigned i = 0; i < m->h.n_hdrs; i++) {
+		const struct h1_hdr *f = &m->h.hdrs[i];
+		char *name;
+
+		if (!f->name_len || f == host || http_is_hop_by_hop(m, f))
+			continue;
+		if (!(name = arena_alloc(&t->arena, f->name_len)))
+			return -ENOMEM;
+		h2u_lower(name, f->name, f->name_len);
+		H2U_NV(name, f->name_len, f->value, f->value_len);
+	}
+	/* the one TE value HTTP/2 allows, and gRPC servers ask for */
+	if (te && h2u_has_trailers(te))
+		H2U_NV("te", 2, "trailers", 8);
+	if (t->req_body.in == RELAY_LENGTH)
+		H2U_NV("content-length", 14, cl,
+		       (size_t)snprintf(cl, 24, "%lld", (long long)m->h.content_length));
+#undef H2U_NV
+	*nvp = nv;
+	return n;
+}
+
+/* Sends the request of <us> on its (connected) connection. */
+static void h2u_submit(struct h2us *us)
+{
+	struct txn *t = us->t;
+	struct h2u_conn *hc = us->hc;
+	nghttp2_data_provider dp = {.source.ptr = us, .read_callback = h2u_on_req_read};
+	bool body = !t->req_body.done;
+	nghttp2_nv *nv;
+	int n = h2u_nv(t, hc->srv->ups->cfg->protocol == CFG_PROTO_H2, &nv);
+	int32_t id;
+
+	t->flags &= ~TXN_F_CONNECTING;
+	if (!t->tm.connect_end_ns)
+		t->tm.connect_end_ns = util_mono_ns();
+	/* bodies go upstream as raw DATA, whatever framing the client used */
+	t->req_body.out = RELAY_LENGTH;
+	if (n < 0 ||
+	    (id = nghttp2_submit_request(hc->ss, NULL, nv, (size_t)n, body ? &dp : NULL, us)) < 0) {
+		proxy_fail(t, 500, "cannot send the request upstream");
+		return;
+	}
+	us->id = id;
+	us->progress_ns = util_mono_ns();
+	t->flags |= TXN_F_HEAD_SENT;
+	if (body)
+		proxy_pump_request(t);
+	h2u_send(hc);
+}
+
+/* ---- Callbacks ------------------------------------------------------------ */
+
+static struct h2us *h2u_stream(struct h2u_conn *hc, int32_t id)
+{
+	return nghttp2_session_get_stream_user_data(hc->ss, id);
+}
+
+static int h2u_on_header(nghttp2_session *ss, const nghttp2_frame *f, const uint8_t *name,
+                         size_t nlen, const uint8_t *value, size_t vlen, uint8_t flags, void *arg)
+{
+	struct h2u_conn *hc = arg;
+	struct h2us *us = h2u_stream(hc, f->hd.stream_id);
+	uint32_t max = hc->srv->ups->w->cfg->gw.max_head_bytes;
+
+	(void)ss, (void)flags;
+	if (!us || !us->t || us->too_large)
+		return 0;
+	if (nlen == 7 && memcmp(name, ":status", 7) == 0) {
+		us->status = vlen == 3 ? atoi((const char *)value) : 0;
+		return 0;
+	}
+	if (nlen && name[0] == ':')
+		return 0;
+	if (evbuffer_get_length(us->head) + nlen + vlen + 4 > max) {
+		us->too_large = true;
+		return 0;
+	}
+	evbuffer_add(us->head, name, nlen);
+	evbuffer_add(us->head, ": ", 2);
+	evbuffer_add(us->head, value, vlen);
+	evbuffer_add(us->head, "\r\n", 2);
+	return 0;
+}
+
+/* Parses the lines collected in us->head, after a status line for
+ * us->status, into <m>. Returns 0 or -1. */
+static int h2u_parse(struct h2us *us, struct http_msg *m)
+{
+	struct txn *t = us->t;
+	const struct cfg_gateway *g = &t->cfg->gw;
+	struct h1_limits lim = {g->max_head_bytes, g->max_target_bytes, g->max_headers};
+	char line[32];
+	int r;
+
+	if (us->too_large || us->status < 100 || us->status > 999)
+		return -1;
+	snprintf(line, sizeof(line), "HTTP/1.1 %03d -\r\n", us->status);
+	evbuffer_prepend(us->head, line, strlen(line));
+	evbuffer_add(us->head, "\r\n", 2);
+	m->h.content_length = -1;
+	r = http_msg_parse(m, (const char *)evbuffer_pullup(us->head, -1),
+	                   evbuffer_get_length(us->head), &lim, t->w->hdr_scratch, g->max_headers,
+	                   true);
+	evbuffer_drain(us->head, evbuffer_get_length(us->head));
+	/* reason "-" is ours: the client gets the standard one */
+	m->h.reason_len = 0;
+	return r > 0 ? 0 : -1;
+}
+
+/* A complete HEADERS frame on <us>: an interim or final head, or trailers. */
+static void h2u_on_headers(struct h2us *us, bool end)
+{
+	struct txn *t = us->t;
+
+	if (!t->tm.first_byte_ns)
+		t->tm.first_byte_ns = util_mono_ns();
+	us->progress_ns = util_mono_ns();
+	if (us->head_done) {
+		/* trailers: kept for an HTTP/2 client (gRPC's status is here) */
+		us->status = 200;
+		if (h2u_parse(us, &t->trailers))
+			t->trailers.h.n_hdrs = 0;
+		return;
+	}
+	if (h2u_parse(us, &t->resp)) {
+		t->ups_err = TXN_UE_PROTOCOL;
+		log_at(LOG_WARN, t->w->id, t->c->id, t->id, "%s: invalid HTTP/2 response head",
+		       t->srv->addr->text);
+		proxy_fail(t, 502, "upstream sent an invalid response");
+		return;
+	}
+	if (t->resp.h.status < 200) {
+		if (t->resp.h.status != 101)
+			t->cs->write_interim(t);
+		return;
+	}
+	us->head_done = true;
+	if (end)
+		t->flags |= TXN_F_UP_NO_BODY;
+	proxy_resp_head(t);
+}
+
+static int h2u_on_frame_recv(nghttp2_session *ss, const nghttp2_frame *f, void *arg)
+{
+	struct h2u_conn *hc = arg;
+	struct h2us *us;
+	bool end = f->hd.flags & NGHTTP2_FLAG_END_STREAM;
+
+	(void)ss;
+	if (f->hd.type == NGHTTP2_GOAWAY) {
+		/* streams past its last id are closed as REFUSED_STREAM: retried */
+		hc->dead = true;
+		return 0;
+	}
+	if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) ||
+	    !(us = h2u_stream(hc, f->hd.stream_id)) || !us->t)
+		return 0;
+	if (f->hd.type == NGHTTP2_HEADERS)
+		h2u_on_headers(us, end);
+	/* the txn may have failed above: look again */
+	if (end && us->t) {
+		us->end_in = true;
+		if (us->t->flags & TXN_F_RESP_HEAD)
+			proxy_resp_eof(us->t);
+		else
+			proxy_attempt_failed(us->t, TXN_UE_PROTOCOL);
+	}
+	return 0;
+}
+
+static int h2u_on_data(nghttp2_session *ss, uint8_t flags, int32_t id, const uint8_t *data,
+                       size_t len, void *arg)
+{
+	struct h2u_conn *hc = arg;
+	struct h2us *us = h2u_stream(hc, id);
+
+	(void)flags;
+	if (!us || !us->t || !(us->t->flags & TXN_F_RESP_HEAD)) {
+		nghttp2_session_consume(ss, id, len);
+		return 0;
+	}
+	if (evbuffer_add(us->resp, data, len))
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	us->unconsumed += len;
+	us->progress_ns = util_mono_ns();
+	proxy_pump_response(us->t);
+	return 0;
+}
+
+static int h2u_on_stream_close(nghttp2_session *ss, int32_t id, uint32_t code, void *arg)
+{
+	struct h2u_conn *hc = arg;
+	struct h2us *us = h2u_stream(hc, id);
+	struct txn *t;
+
+	if (!us)
+		return 0;
+	us->closed = true;
+	if ((t = us->t) && !us->end_in) {
+		t->ups_err = TXN_UE_RESET;
+		if (t->flags & TXN_F_RESP_STARTED)
+			proxy_cut(t, "upstream reset the stream");
+		else
+			proxy_attempt_failed(t, code == NGHTTP2_REFUSED_STREAM
+			                                ? TXN_UE_REFUSED_STREAM
+			                                : TXN_UE_RESET);
+	}
+	nghttp2_session_set_stream_user_data(ss, id, NULL);
+	h2u_stream_free(us);
+	return 0;
+}
+
+static int h2u_on_frame_send(nghttp2_session *ss, const nghttp2_frame *f, void *arg)
+{
+	struct h2u_conn *hc = arg;
+	struct h2us *us;
+
+	(void)ss;
+	if ((f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) &&
+	    (f->hd.flags & NGHTTP2_FLAG_END_STREAM) && (us = h2u_stream(hc, f->hd.stream_id)) &&
+	    us->t) {
+		us->t->flags |= TXN_F_REQ_SENT;
+		us->t->tm.request_sent_ns = us->progress_ns = util_mono_ns();
+	}
+	return 0;
+}
+
+/* ---- Connections ---------------------------------------------------------- */
+
+static void h2u_free(struct h2u_conn *hc)
+{
+	struct h2us *us;
+
+	TAILQ_REMOVE(&hc->srv->h2, hc, link);
+	while ((us = TAILQ_FIRST(&hc->streams))) {
+		us->closed = true;
+		if (us->t)
+			proxy_fail(us->t, 502, "upstream connection closed"); /* not expected */
+		else
+			h2u_stream_free(us);
+	}
+	nghttp2_session_del(hc->ss);
+	event_free(hc->timer);
+	upool_free(hc->uc);
+	free(hc);
+}
+
+/* Fails the txns of <hc>, whose socket failed with <e> or timed out. */
+static void h2u_fail_all(struct h2u_conn *hc, enum txn_ups_err e)
+{
+	struct h2us *us;
+
+	hc->dead = hc->gone = true;
+	for (;;) {
+		TAILQ_FOREACH(us, &hc->streams, link)
+		if (us->t)
+			break;
+		if (!us)
+			break;
+		us->closed = true;
+		if (us->t->flags & TXN_F_RESP_STARTED) {
+			us->t->ups_err = e;
+			proxy_cut(us->t, "upstream connection failed");
+		} else {
+			proxy_attempt_failed(us->t, e);
+		}
+	}
+	h2u_arm(hc);
+}
+
+static void h2u_on_read(struct bufferevent *bev, void *arg)
+{
+	struct h2u_conn *hc = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	hc->busy++;
+	while (!hc->gone && evbuffer_get_length(in)) {
+		struct evbuffer_iovec v;
+		ssize_t n;
+
+		evbuffer_peek(in, -1, NULL, &v, 1);
+		n = nghttp2_session_mem_recv(hc->ss, v.iov_base, v.iov_len);
+		if (n < 0) {
+			log_at(LOG_WARN, hc->srv->ups->w->id, 0, 0, "%s: HTTP/2: %s",
+			       hc->srv->addr->text, nghttp2_strerror((int)n));
+			hc->busy--;
+			h2u_fail_all(hc, TXN_UE_PROTOCOL);
+			return;
+		}
+		evbuffer_drain(in, (size_t)n);
+	}
+	hc->busy--;
+	h2u_send(hc);
+}
+
+static void h2u_on_write(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	h2u_send(arg);
+}
+
+static void h2u_on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct h2u_conn *hc = arg;
+	struct h2us *us, *next;
+
+	if ((what & BEV_EVENT_CONNECTED) && !hc->connected) {
+		hc->connected = true;
+		bufferevent_set_timeouts(bev, NULL, NULL);
+		for (us = TAILQ_FIRST(&hc->streams); us; us = next) {
+			next = TAILQ_NEXT(us, link);
+			if (us->t && us->id == 0)
+				h2u_submit(us);
+		}
+		h2u_send(hc);
+		return;
+	}
+	if (!hc->connected)
+		h2u_fail_all(hc,
+		             (what & BEV_EVENT_TIMEOUT) ? TXN_UE_CONNECT_TIMEOUT : TXN_UE_REFUSED);
+	else
+		h2u_fail_all(hc, TXN_UE_RESET);
+}
+
+/* Times out the streams whose server made no progress in
+ * response_timeout_ms; closes the connection when dead or idle. */
+static void h2u_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct h2u_conn *hc = arg;
+	const struct cfg_upstream *c = hc->srv->ups->cfg;
+	uint64_t now = util_mono_ns(), limit = (uint64_t)c->response_timeout_ms * 1000000u;
+	struct h2us *us;
+
+	(void)fd, (void)what;
+	if (hc->gone) {
+		h2u_fail_all(hc, hc->connected ? TXN_UE_RESET : TXN_UE_REFUSED);
+		h2u_free(hc);
+		return;
+	}
+	if (hc->dead && hc->n_streams == 0) {
+		h2u_free(hc);
+		return;
+	}
+	if (hc->n_streams == 0 &&
+	    now - hc->idle_since_ns >= (uint64_t)c->idle_timeout_ms * 1000000u) {
+		nghttp2_session_terminate_session(hc->ss, NGHTTP2_NO_ERROR);
+		h2u_send(hc);
+		h2u_free(hc);
+		return;
+	}
+	hc->busy++;
+	TAILQ_FOREACH(us, &hc->streams, link)
+	{
+		struct txn *t = us->t;
+
+		if (!t || us->id == 0 || now - us->progress_ns < limit)
+			continue;
+		metrics_ups_inc(t->w->m, t->ups->mslot, METRICS_UPS_TIMEOUTS);
+		t->ups_err = TXN_UE_TIMEOUT;
+		if (t->flags & TXN_F_RESP_STARTED)
+			proxy_cut(t, "upstream stalled mid-response");
+		else
+			proxy_attempt_failed(t, TXN_UE_TIMEOUT);
+	}
+	hc->busy--;
+	h2u_send(hc);
+	h2u_arm(hc);
+}
+
+static nghttp2_session_callbacks *h2u_callbacks(void)
+{
+	nghttp2_session_callbacks *cb;
+
+	if (nghttp2_session_callbacks_new(&cb))
+		return NULL;
+	nghttp2_session_callbacks_set_on_header_callback(cb, h2u_on_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, h2u_on_frame_recv);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, h2u_on_data);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cb, h2u_on_stream_close);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cb, h2u_on_frame_send);
+	return cb;
+}
+
+static struct h2u_conn *h2u_connect(struct ups_server *s)
+{
+	const struct cfg_upstream *c = s->ups->cfg;
+	struct h2u_conn *hc = calloc(1, sizeof(*hc));
+	nghttp2_session_callbacks *cb = h2u_callbacks();
+	nghttp2_option *opt = NULL;
+	nghttp2_settings_entry set[] = {
+	        {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+	        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2U_STREAM_WINDOW},
+	};
+	struct timeval tv = {c->connect_timeout_ms / 1000, (c->connect_timeout_ms % 1000) * 1000};
+
+	if (!hc || !cb || nghttp2_option_new(&opt))
+		goto fail;
+	nghttp2_option_set_no_auto_window_update(opt, 1);
+	if (nghttp2_session_client_new2(&hc->ss, cb, hc, opt) ||
+	    nghttp2_submit_settings(hc->ss, NGHTTP2_FLAG_NONE, set, 2) ||
+	    nghttp2_session_set_local_window_size(hc->ss, NGHTTP2_FLAG_NONE, 0, H2U_CONN_WINDOW) ||
+	    !(hc->timer = evtimer_new(s->ups->w->base, h2u_on_timer, hc)) ||
+	    !(hc->uc = upool_connect(s)))
+		goto fail;
+	nghttp2_option_del(opt);
+	nghttp2_session_callbacks_del(cb);
+	hc->srv = s;
+	TAILQ_INIT(&hc->streams);
+	bufferevent_setcb(hc->uc->bev, h2u_on_read, h2u_on_write, h2u_on_event, hc);
+	bufferevent_setwatermark(hc->uc->bev, EV_WRITE, H2U_OUT_HIGH / 4, 0);
+	bufferevent_set_timeouts(hc->uc->bev, NULL, &tv);
+	bufferevent_enable(hc->uc->bev, EV_READ | EV_WRITE);
+	TAILQ_INSERT_TAIL(&s->h2, hc, link);
+	h2u_arm(hc);
+	return hc;
+fail:
+	if (hc) {
+		if (hc->timer)
+			event_free(hc->timer);
+		nghttp2_session_del(hc->ss);
+		free(hc);
+	}
+	nghttp2_option_del(opt);
+	if (cb)
+		nghttp2_session_callbacks_del(cb);
+	return NULL;
+}
+
+/* A connection to <s> with room for one more stream, or NULL. */
+static struct h2u_conn *h2u_pick(struct ups_server *s)
+{
+	struct h2u_conn *hc;
+
+	TAILQ_FOREACH(hc, &s->h2, link)
+	{
+		uint32_t max = H2U_MAX_STREAMS;
+
+		if (hc->dead || hc->gone)
+			continue;
+		if (hc->connected) {
+			uint32_t peer = nghttp2_session_get_remote_settings(
+			        hc->ss, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+
+			max = peer < max ? peer : max;
+		}
+		if (hc->n_streams < max)
+			return hc;
+	}
+	return NULL;
+}
+
+void h2u_attempt(struct txn *t)
+{
+	struct ups_server *s = t->srv;
+	struct h2u_conn *hc = h2u_pick(s);
+	struct h2us *us;
+	bool reused = hc && hc->connected;
+
+	metrics_ups_inc(t->w->m, t->ups->mslot,
+	                hc ? METRICS_UPS_POOL_HITS : METRICS_UPS_POOL_MISSES);
+	if (!hc && !(hc = h2u_connect(s))) {
+		s->active--;
+		t->ups_err = TXN_UE_REFUSED;
+		ups_report(s, false);
+		flt_attempt_end(t);
+		t->cs->reply_local(t, 502, "cannot create an upstream socket");
+		return;
+	}
+	if (!(us = calloc(1, sizeof(*us))) || !(us->req = evbuffer_new()) ||
+	    !(us->resp = evbuffer_new()) || !(us->head = evbuffer_new())) {
+		if (us) {
+			if (us->req)
+				evbuffer_free(us->req);
+			if (us->resp)
+				evbuffer_free(us->resp);
+			free(us);
+		}
+		s->active--;
+		flt_attempt_end(t);
+		t->cs->reply_local(t, 500, "out of memory");
+		return;
+	}
+	us->hc = hc;
+	us->t = t;
+	t->us = us;
+	TAILQ_INSERT_TAIL(&hc->streams, us, link);
+	if (hc->n_streams++ == 0)
+		h2u_arm(hc);
+	if (reused)
+		t->flags |= TXN_F_REUSED_CONN;
+	if (hc->connected) {
+		h2u_submit(us);
+		return;
+	}
+	t->flags |= TXN_F_CONNECTING; /* submitted once connected */
+}
+
+void h2u_release(struct txn *t, bool clean)
+{
+	struct h2us *us = t->us;
+	struct h2u_conn *hc = us->hc;
+
+	t->us = NULL;
+	us->t = NULL;
+	if (us->id == 0 || us->closed) {
+		/* never sent, or nghttp2 is done with it: nothing to tell */
+		if (us->id == 0)
+			h2u_stream_free(us);
+		return;
+	}
+	/* what arrived and nobody will read gives its credit back */
+	nghttp2_session_consume(hc->ss, us->id, us->unconsumed);
+	us->unconsumed = 0;
+	evbuffer_drain(us->resp, evbuffer_get_length(us->resp));
+	/* a clean end had the whole response: the server's END_STREAM follows
+	 * the last DATA it counted by content-length */
+	if (!clean)
+		nghttp2_submit_rst_stream(hc->ss, NGHTTP2_FLAG_NONE, us->id, NGHTTP2_CANCEL);
+	h2u_send(hc);
+}
+
+struct evbuffer *h2u_req_sink(struct txn *t)
+{
+	return t->us->req;
+}
+
+void h2u_req_flush(struct txn *t)
+{
+	struct h2us *us = t->us;
+
+	if (us->id > 0)
+		nghttp2_session_resume_data(us->hc->ss, us->id);
+	h2u_send(us->hc);
+}
+
+struct evbuffer *h2u_resp_source(struct txn *t)
+{
+	return t->us->resp;
+}
+
+void h2u_resp_moved(struct txn *t, size_t n)
+{
+	struct h2us *us = t->us;
+
+	us->unconsumed -= n;
+	nghttp2_session_consume(us->hc->ss, us->id, n);
+	h2u_send(us->hc);
+}
+
+void h2u_flush(struct ups_server *s)
+{
+	struct h2u_conn *hc;
+
+	while ((hc = TAILQ_FIRST(&s->h2)))
+		h2u_free(hc);
+}

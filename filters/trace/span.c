@@ -27,6 +27,10 @@ const char *const span_attr_name[SPAN_A_N] = {
         [SPAN_A_PEER_SERVICE] = "peer.service",
         [SPAN_A_TG_ROUTE] = "tracegate.route",
         [SPAN_A_TG_UPSTREAM] = "tracegate.upstream",
+        [SPAN_A_RPC_SYSTEM] = "rpc.system",
+        [SPAN_A_RPC_SERVICE] = "rpc.service",
+        [SPAN_A_RPC_METHOD] = "rpc.method",
+        [SPAN_A_RPC_GRPC_STATUS_CODE] = "rpc.grpc.status_code",
 };
 
 const char *const span_ev_name[SPAN_EV_N] = {

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/buffer.h>
 
@@ -451,6 +452,43 @@ static void trace_status_code(struct span *s, int status, bool error_from_400)
 	}
 }
 
+/* gRPC over the gateway (a request whose content-type is application/grpc):
+ * rpc.* attributes from the path "/package.Service/Method", and the status
+ * from the grpc-status trailer (or the head of a trailers-only response).
+ * A status other than OK (0) makes the span an error. */
+static void trace_rpc(struct span *s, const struct txn *t)
+{
+	const struct h1_hdr *ct = http_hdr_get(&t->req, "content-type"), *st;
+	const char *p = t->req.h.path, *slash;
+	size_t n = t->req.h.path_len;
+	char code[8];
+	int64_t v = 0;
+
+	if (!ct || ct->value_len < 16 || strncasecmp(ct->value, "application/grpc", 16) != 0)
+		return;
+	span_attr_str(s, SPAN_A_RPC_SYSTEM, "grpc", 4);
+	if (n > 1 && p[0] == '/' && (slash = memchr(p + 1, '/', n - 1)) && slash > p + 1) {
+		span_attr_str(s, SPAN_A_RPC_SERVICE, p + 1, (size_t)(slash - p - 1));
+		span_attr_str(s, SPAN_A_RPC_METHOD, slash + 1, (size_t)(p + n - slash - 1));
+	}
+	st = http_hdr_get(&t->trailers, "grpc-status");
+	if (!st && (t->flags & TXN_F_RESP_HEAD))
+		st = http_hdr_get(&t->resp, "grpc-status");
+	if (!st || st->value_len == 0 || st->value_len > 2)
+		return;
+	for (size_t i = 0; i < st->value_len; i++) {
+		if (st->value[i] < '0' || st->value[i] > '9')
+			return;
+		v = v * 10 + (st->value[i] - '0');
+	}
+	span_attr_int(s, SPAN_A_RPC_GRPC_STATUS_CODE, v);
+	if (v != 0) {
+		n = (size_t)snprintf(code, sizeof(code), "%d", (int)v);
+		span_attr_str(s, SPAN_A_ERROR_TYPE, code, n);
+		s->status = SPAN_ST_ERROR;
+	}
+}
+
 /* The host part of a configured address's text ("10.0.0.1:80",
  * "[::1]:80"): no inet_ntop per span. */
 static const char *trace_addr_host(const struct cfg_addr *a, size_t *len)
@@ -501,7 +539,10 @@ static void trace_on_attempt_end(struct txn *t, void *ctx)
 	span_attr_str(s, SPAN_A_NET_PEER_ADDRESS, ip, ip_len);
 	span_attr_int(s, SPAN_A_NET_PEER_PORT, port);
 	span_attr_str(s, SPAN_A_PEER_SERVICE, t->ups->cfg->name, strlen(t->ups->cfg->name));
-	span_attr_str(s, SPAN_A_NET_PROTOCOL_VERSION, "1.1", 3);
+	if (t->ups->cfg->protocol == CFG_PROTO_HTTP1)
+		span_attr_str(s, SPAN_A_NET_PROTOCOL_VERSION, "1.1", 3);
+	else
+		span_attr_str(s, SPAN_A_NET_PROTOCOL_VERSION, "2", 1);
 	if (t->attempts > 1)
 		span_attr_int(s, SPAN_A_HTTP_RESEND_COUNT, t->attempts - 1);
 	if (t->flags & TXN_F_RESP_HEAD)
@@ -510,6 +551,7 @@ static void trace_on_attempt_end(struct txn *t, void *ctx)
 		span_attr_str(s, SPAN_A_ERROR_TYPE, err, strlen(err));
 		s->status = SPAN_ST_ERROR;
 	}
+	trace_rpc(s, t);
 	export_commit(t->w->id);
 }
 
@@ -596,6 +638,7 @@ static void trace_server_span(struct txn *t, struct trace_txn *x, const struct t
 		span_attr_str(s, SPAN_A_ERROR_TYPE, "_OTHER", 6);
 		s->status = SPAN_ST_ERROR;
 	}
+	trace_rpc(s, t);
 	export_commit(t->w->id);
 }
 

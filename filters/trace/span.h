@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define SPAN_ATTR_MAX 24
+#define SPAN_ATTR_MAX 32
 #define SPAN_STR_MAX  1024 /* name, tracestate and string attribute values */
 
 /* OTLP's SpanKind and StatusCode numbers. */

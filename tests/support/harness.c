@@ -131,6 +131,32 @@ void harness_sink_start(struct hproc *s, char *dir, size_t dirlen, const char *f
 	harness_proc_start(s, argv);
 }
 
+void harness_certs(char *dir, size_t dirlen)
+{
+	char *argv[] = {"sh", TG_SOURCE_DIR "/tests/support/mkcerts.sh", dir, NULL};
+	char *out, *err;
+	int st;
+
+	snprintf(dir, dirlen, "/tmp/tg-certs-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	st = harness_run(argv, &out, &err);
+	cr_assert_eq(st, 0, "mkcerts.sh: %s%s", out, err);
+	free(out);
+	free(err);
+}
+
+void harness_rmtree(const char *dir)
+{
+	char *argv[] = {"rm", "-rf", "--", (char *)dir, NULL};
+	char *out, *err;
+
+	if (strncmp(dir, "/tmp/tg-", 8))
+		return;
+	harness_run(argv, &out, &err);
+	free(out);
+	free(err);
+}
+
 int harness_sink_wait(const char *dir, int n, int timeout_ms)
 {
 	long end = harness_now_ms() + timeout_ms;
@@ -226,11 +252,23 @@ void harness_gw_start(struct hproc *g, const char *fmt, ...)
 	free(words);
 	/* under valgrind, starting takes seconds */
 	s = harness_wait_for(g->err_path, "] ready", g->pid, n ? 120000 : 10000);
-	p = strstr(s, "listening on ");
-	cr_assert_not_null(p);
-	p = strrchr(strtok(p, "\n"), ':');
-	g->port = atoi(p + 1);
-	cr_assert_gt(g->port, 0);
+	/* one line per listener: "listening on 127.0.0.1:PORT[ (TLS)]" */
+	for (p = strstr(s, "listening on "); p; p = strstr(p, "listening on ")) {
+		char *eol = strchr(p, '\n'), *colon;
+		int port;
+
+		if (eol)
+			*eol = '\0';
+		colon = strrchr(p, ':');
+		cr_assert_not_null(colon);
+		port = atoi(colon + 1);
+		if (strstr(p, " (TLS)") && !g->tls_port)
+			g->tls_port = port;
+		else if (!strstr(p, " (TLS)") && !g->port)
+			g->port = port;
+		p = eol ? eol + 1 : p + strlen(p);
+	}
+	cr_assert(g->port > 0 || g->tls_port > 0, "no listener in: %s", s);
 	free(s);
 }
 

@@ -13,7 +13,8 @@
 
 struct hproc {
 	pid_t pid;
-	int port;
+	int port;          /* a gateway's first cleartext listener */
+	int tls_port;      /* a gateway's first TLS listener, 0 without one */
 	char out_path[64]; /* stdout file */
 	char err_path[64]; /* stderr file */
 	char cfg_path[64]; /* gateway config file, if any */
@@ -31,12 +32,21 @@ void harness_origin_start(struct hproc *o, const char *extra_arg);
  * writes to <dir,dirlen>; fills s->port. */
 void harness_sink_start(struct hproc *s, char *dir, size_t dirlen, const char *fault);
 
+/* Makes the test certificates of tests/support/mkcerts.sh (its standard
+ * set: ca, localhost, a, b, wild, client, other-ca; NAME.pem and NAME.key)
+ * in a new directory whose path it writes to <dir,dirlen>. */
+void harness_certs(char *dir, size_t dirlen);
+
+/* Removes <dir> and what it holds (only under /tmp/tg-). */
+void harness_rmtree(const char *dir);
+
 /* Waits up to <timeout_ms> until the sink stored <n> requests; returns how
  * many it stored. */
 int harness_sink_wait(const char *dir, int n, int timeout_ms);
 
 /* Starts tracegate on a config made from printf-style <fmt> (use
- * "listen = 127.0.0.1:0"); waits for "ready" and fills g->port.
+ * "listen = 127.0.0.1:0", "listen_tls = 127.0.0.1:0"); waits for "ready" and
+ * fills g->port and g->tls_port.
  * With the environment variable TG_WRAP set (e.g. "valgrind --error-exitcode=99
  * --leak-check=full"), its blank-separated words come before the binary:
  * g->pid is then the wrapper's process, which runs the gateway (valgrind

@@ -20,6 +20,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <nghttp2/nghttp2.h>
 
 #include "cfg.h"
@@ -76,6 +77,11 @@ struct h2c {
 	bool want_send; /* something was submitted while busy */
 	bool dead;      /* closing: the timer closes the connection */
 	bool goaway;    /* draining: GOAWAY sent */
+	/* writes what h2c_send() framed once the callbacks already due in this
+	 * loop pass have run: a pass that brings responses for several streams
+	 * (from as many upstream connections) then costs one write, not one
+	 * per stream */
+	struct event flush_ev;
 	/* token buckets against rapid reset and control-frame floods */
 	double reset_tokens, ctl_tokens;
 	uint64_t reset_ns, ctl_ns;
@@ -196,6 +202,16 @@ static void h2c_send(struct h2c *h)
 	h->busy--;
 	if (!nghttp2_session_want_read(h->ss) && !nghttp2_session_want_write(h->ss))
 		h2c_kill(h);
+	if (evbuffer_get_length(out))
+		event_active(&h->flush_ev, EV_WRITE, 1); /* once per pass however often */
+}
+
+static void h2c_on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct h2c *h = arg;
+
+	(void)fd;
+	(void)what;
 	conn_flush(h->c->bev);
 }
 
@@ -881,6 +897,7 @@ void h2c_start(struct conn *c)
 	}
 	h->c = c;
 	TAILQ_INIT(&h->streams);
+	event_assign(&h->flush_ev, c->w->base, -1, 0, h2c_on_flush, h);
 	h->reset_ns = h->ctl_ns = util_mono_ns();
 	h->reset_tokens = 2.0 * g->h2_max_resets_per_second;
 	h->ctl_tokens = 2.0 * g->h2_max_control_frames_per_second;
@@ -1023,6 +1040,7 @@ void h2c_free(struct conn *c)
 		TAILQ_REMOVE(&h->streams, s, link);
 		h2c_stream_free(s);
 	}
+	event_del(&h->flush_ev);
 	nghttp2_session_del(h->ss);
 	free(h);
 	c->h2 = NULL;

@@ -31,7 +31,8 @@
 
 /* The input buffer stops growing here; a pipelining or uploading client
  * waits on TCP flow control while the gateway works through it. */
-#define CONN_READ_HIGH (256 * 1024)
+#define CONN_READ_HIGH    (256 * 1024)
+#define CONN_TLS_COALESCE (16 * 1024) /* plaintext of one full TLS record */
 
 static void conn_set_timer(struct conn *c, uint32_t ms)
 {
@@ -451,12 +452,19 @@ void conn_arm_header_timer(struct conn *c)
 bool conn_flush(struct bufferevent *bev)
 {
 	struct evbuffer *out = bufferevent_get_output(bev);
+	size_t n_out = evbuffer_get_length(out);
 	int n;
 
-	if (evbuffer_get_length(out) == 0)
+	if (n_out == 0)
 		return true;
-	if (bufferevent_openssl_get_ssl(bev))
-		return false; /* OpenSSL must frame it: its write callback will */
+	if (bufferevent_openssl_get_ssl(bev)) {
+		/* OpenSSL must frame it: its write callback will, one record and
+		 * one write per chain. A short response is a head and a body
+		 * moved in as a chain of its own: made one, it costs one record */
+		if (n_out <= CONN_TLS_COALESCE)
+			evbuffer_pullup(out, -1);
+		return false;
+	}
 	/* a bufferevent freezes the start of its output: only its own write
 	 * callback may drain there, and so do we, on its behalf. A failed
 	 * write leaves the bytes: the write event reports the error. */

@@ -14,6 +14,7 @@
 #   TARGETS="nginx tracegate" TG_BIN=/path/to/tracegate tests/bench/run.sh
 #   TASKSET=1 tests/bench/run.sh     pin servers to CPU 1 and wrk to CPU 0
 #   SCENARIOS="tls h2 h2c" tests/bench/run.sh     only these rows
+#   PERF=tracegate SCENARIOS="tls h2c" tests/bench/run.sh   perf record round 1
 #
 # A target is a function start_<name> DIR: it writes its config into DIR,
 # starts the server in the background with spawn (which records the PID for
@@ -504,6 +505,32 @@ run_client() {
 	return 0
 }
 
+# PERF="tracegate ...": record the server's process tree with perf during
+# the first round's runs of those targets (perf-<stamp>-<scenario>-<target>.data
+# in the output directory). perf costs CPU: those runs' numbers are perturbed.
+PERF=${PERF:-} PERF_FREQ=${PERF_FREQ:-999} perf_pid=''
+if [ -n "$PERF" ] && ! command -v perf >/dev/null; then
+	echo "run.sh: perf not found: PERF ignored" >&2
+	PERF=''
+fi
+perf_start() { # ROUND SCENARIO TARGET PID
+	perf_pid=''
+	[ -n "$PERF" ] && [ "$1" = 1 ] || return 0
+	case " $PERF " in *" $3 "*) ;; *) return 0 ;; esac
+	perf record -F "$PERF_FREQ" -g -p "$(descendants "$4" | paste -sd, -)" \
+		-o "$out_dir/perf-$stamp-$2-$3.data" >"$work/perf-$2-$3.log" 2>&1 &
+	perf_pid=$!
+	pids+=("$perf_pid")
+	sleep 0.5 # perf attaches
+}
+perf_stop() {
+	[ -n "$perf_pid" ] || return 0
+	kill -INT "$perf_pid" 2>/dev/null
+	wait "$perf_pid" 2>/dev/null
+	echo "  perf: $out_dir/perf-$stamp-$name-$t.data" >&2
+	perf_pid=''
+}
+
 printf 'round\tscenario\ttarget\tconns\trequests\treq_s\tp50_ms\tp99_ms\tcpu_ms_per_1k\torigin_cpu_ms_per_1k\trss_kb\tnon2xx\tsock_err\n' >"$raw_tsv"
 ROWS=() # scenario=target,target,...: the rows of the table
 for sc in "${SCENS[@]}"; do
@@ -525,10 +552,12 @@ for round in $(seq 1 "$ROUNDS"); do
 				echo "round $round $name $t: server gone, skipped" >&2
 				continue
 			fi
+			perf_start "$round" "$name" "$t" "$pid"
 			c0=$(cpu_ticks "$pid")
 			o0=$(cpu_ticks "$ORIGIN_PID")
 			run_client "$kind" "$url" "$path" "$conns"
 			ok=$?
+			perf_stop
 			c1=$(cpu_ticks "$pid")
 			o1=$(cpu_ticks "$ORIGIN_PID")
 			rss=$(rss_kb "$pid")

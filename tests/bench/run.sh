@@ -508,7 +508,11 @@ run_client() {
 # PERF="tracegate ...": record the server's process tree with perf during
 # the first round's runs of those targets (perf-<stamp>-<scenario>-<target>.data
 # in the output directory). perf costs CPU: those runs' numbers are perturbed.
-PERF=${PERF:-} PERF_FREQ=${PERF_FREQ:-999} perf_pid=''
+# PERF_MODE=trace counts system calls instead (perf trace -s, a summary per
+# syscall in perf-<stamp>-<scenario>-<target>.txt). PERF_CALLGRAPH=dwarf
+# unwinds through libraries built without frame pointers (libc, libevent).
+PERF=${PERF:-} PERF_FREQ=${PERF_FREQ:-999} PERF_MODE=${PERF_MODE:-record} perf_pid=''
+PERF_CALLGRAPH=${PERF_CALLGRAPH:-fp}
 if [ -n "$PERF" ] && ! command -v perf >/dev/null; then
 	echo "run.sh: perf not found: PERF ignored" >&2
 	PERF=''
@@ -517,8 +521,13 @@ perf_start() { # ROUND SCENARIO TARGET PID
 	perf_pid=''
 	[ -n "$PERF" ] && [ "$1" = 1 ] || return 0
 	case " $PERF " in *" $3 "*) ;; *) return 0 ;; esac
-	perf record -F "$PERF_FREQ" -g -p "$(descendants "$4" | paste -sd, -)" \
-		-o "$out_dir/perf-$stamp-$2-$3.data" >"$work/perf-$2-$3.log" 2>&1 &
+	if [ "$PERF_MODE" = trace ]; then
+		perf trace -s -p "$(descendants "$4" | paste -sd, -)" \
+			-o "$out_dir/perf-$stamp-$2-$3.txt" >"$work/perf-$2-$3.log" 2>&1 &
+	else
+		perf record -F "$PERF_FREQ" --call-graph "$PERF_CALLGRAPH" -p "$(descendants "$4" | paste -sd, -)" \
+			-o "$out_dir/perf-$stamp-$2-$3.data" >"$work/perf-$2-$3.log" 2>&1 &
+	fi
 	perf_pid=$!
 	pids+=("$perf_pid")
 	sleep 0.5 # perf attaches
@@ -527,7 +536,7 @@ perf_stop() {
 	[ -n "$perf_pid" ] || return 0
 	kill -INT "$perf_pid" 2>/dev/null
 	wait "$perf_pid" 2>/dev/null
-	echo "  perf: $out_dir/perf-$stamp-$name-$t.data" >&2
+	echo "  perf: $(ls "$out_dir/perf-$stamp-$name-$t".*)" >&2
 	perf_pid=''
 }
 

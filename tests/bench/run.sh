@@ -498,7 +498,9 @@ run_client() {
 		reqs=$(awk '/connections in .* real seconds/ {print $1; exit}' <<<"$res")
 		[ -n "$reqs" ] && [ "$reqs" -gt 0 ] || return 1
 		rps=$(awk -v n="$reqs" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", n / (b - a) }')
-		r=$(tr -cd 'r' <<<"$res" | wc -c) n=$(tr -cd '*' <<<"$res" | wc -c)
+		# s_time prints one character per connection: r resumed, * full
+		r=$(grep -E '^[rt3*]+$' <<<"$res" | tr -cd 'r' | wc -c)
+		n=$(grep -E '^[rt3*]+$' <<<"$res" | tr -cd '*' | wc -c)
 		note="resumed $r, full $n"
 		;;
 	esac

@@ -453,16 +453,23 @@ bool conn_flush(struct bufferevent *bev)
 {
 	struct evbuffer *out = bufferevent_get_output(bev);
 	size_t n_out = evbuffer_get_length(out);
+	SSL *ssl;
 	int n;
 
 	if (n_out == 0)
 		return true;
-	if (bufferevent_openssl_get_ssl(bev)) {
-		/* OpenSSL must frame it: its write callback will, one record and
-		 * one write per chain. A short response is a head and a body
-		 * moved in as a chain of its own: made one, it costs one record */
+	if ((ssl = bufferevent_openssl_get_ssl(bev))) {
+		/* OpenSSL must frame it: the bufferevent's write callback does,
+		 * one record and one write per chain. A short response is a head
+		 * and a body moved in as a chain of its own: made one chain, it
+		 * costs one record. That callback runs in this loop pass rather
+		 * than once epoll saw the socket writable: the write event it
+		 * removes when done was added in this pass, and the changelist
+		 * folds both into no epoll_ctl at all (see the cleartext path) */
 		if (n_out <= CONN_TLS_COALESCE)
 			evbuffer_pullup(out, -1);
+		if (SSL_is_init_finished(ssl) && event_pending(&bev->ev_write, EV_WRITE, NULL))
+			event_active(&bev->ev_write, EV_WRITE, 1);
 		return false;
 	}
 	/* a bufferevent freezes the start of its output: only its own write

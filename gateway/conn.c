@@ -256,6 +256,23 @@ int conn_accept(struct worker *w, int fd, const struct sockaddr *peer, int peer_
 	return 0;
 }
 
+/* Ends the TLS session of <c> with a close_notify alert when all that was
+ * written went out. Without one, OpenSSL drops the session from the cache
+ * as it frees the connection (resumption by session id would never work),
+ * and the client cannot tell our close from a cut. Never waits for the
+ * client's alert. */
+static void conn_tls_goodbye(struct conn *c)
+{
+	SSL *ssl;
+
+	if (!c->tls || !c->tls_done || evbuffer_get_length(bufferevent_get_output(c->bev)))
+		return;
+	ssl = bufferevent_openssl_get_ssl(c->bev);
+	/* a peer gone already (EPIPE) leaves errors: not this thread's next */
+	if (ssl && SSL_shutdown(ssl) < 0)
+		ERR_clear_error();
+}
+
 void conn_close(struct conn *c)
 {
 	struct worker *w = c->w;
@@ -264,6 +281,7 @@ void conn_close(struct conn *c)
 		proxy_abort(c->txn); /* finishes the txn as a client abort */
 	if (c->h2)
 		h2c_free(c); /* aborts the txn of every open stream */
+	conn_tls_goodbye(c);
 	TAILQ_REMOVE(&w->conns, c, link);
 	w->n_conns--;
 	metrics_client_conns_add(w->m, -1);

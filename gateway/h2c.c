@@ -930,6 +930,14 @@ void h2c_on_read(struct conn *c)
 
 		evbuffer_peek(in, -1, NULL, &v, 1);
 		n = nghttp2_session_mem_recv(h->ss, v.iov_base, v.iov_len);
+		if (n == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) {
+			/* the session still frames: the client hears why (GOAWAY
+			 * ENHANCE_YOUR_CALM), then h2c_send() closes */
+			h2c_abuse(h, METRICS_H2_GOAWAY_PROTOCOL,
+			          "splits a header block into too many CONTINUATION frames");
+			evbuffer_drain(in, evbuffer_get_length(in));
+			break;
+		}
 		if (n < 0) {
 			metrics_conn_inc(c->w->m, METRICS_H2_GOAWAY_PROTOCOL);
 			log_at(LOG_INFO, c->w->id, c->id, 0, "HTTP/2 client %s:%d: %s: closing",

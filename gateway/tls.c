@@ -75,6 +75,13 @@ const char *tls_last_error(char *out, size_t len)
 	return out;
 }
 
+/* Whether OpenSSL error <e> says that a key is not the certificate's. */
+static bool tls_is_mismatch(unsigned long e)
+{
+	return ERR_GET_LIB(e) == ERR_LIB_X509 && (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH ||
+	                                          ERR_GET_REASON(e) == X509_R_KEY_TYPE_MISMATCH);
+}
+
 int tls_cert_check(const char *cert_file, const char *key_file, char *msg, size_t msglen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -92,8 +99,16 @@ int tls_cert_check(const char *cert_file, const char *key_file, char *msg, size_
 		         tls_last_error(why, sizeof(why)));
 		r = TLS_CHECK_CERT;
 	} else if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
-		snprintf(msg, msglen, "cannot load private key \"%.100s\": %s", key_file,
-		         tls_last_error(why, sizeof(why)));
+		/* OpenSSL compares a key with the certificate as it loads it: a
+		 * readable key of another certificate fails here, not below */
+		if (tls_is_mismatch(ERR_peek_error()))
+			snprintf(msg, msglen,
+			         "private key \"%.100s\" does not match the certificate in %.100s",
+			         key_file, cert_file);
+		else
+			snprintf(msg, msglen, "cannot load private key \"%.100s\": %s", key_file,
+			         tls_last_error(why, sizeof(why)));
+		ERR_clear_error();
 		r = TLS_CHECK_KEY;
 	} else if (SSL_CTX_check_private_key(ctx) != 1) {
 		snprintf(msg, msglen,

@@ -355,6 +355,11 @@ void harness_kill(struct hproc *p)
 
 int harness_run(char *const argv[], char **out, char **err)
 {
+	return harness_run_ms(argv, out, err, 10000);
+}
+
+int harness_run_ms(char *const argv[], char **out, char **err, int timeout_ms)
+{
 	char o[64], e[64];
 	pid_t pid;
 	int st;
@@ -362,7 +367,7 @@ int harness_run(char *const argv[], char **out, char **err)
 	harness_tmp(o, sizeof(o), "run-out");
 	harness_tmp(e, sizeof(e), "run-err");
 	pid = harness_spawn(argv, o, e);
-	st = harness_wait_exit(pid, 10000);
+	st = harness_wait_exit(pid, timeout_ms);
 	*out = harness_slurp(o);
 	*err = harness_slurp(e);
 	unlink(o);

@@ -81,6 +81,9 @@ void harness_kill(struct hproc *p);
  * and returns the exit status. */
 int harness_run(char *const argv[], char **out, char **err);
 
+/* Same, killing it (SIGKILL; status -1) after <timeout_ms> instead of 10 s. */
+int harness_run_ms(char *const argv[], char **out, char **err, int timeout_ms);
+
 /* Reads the whole file at <path> (malloc'd, NUL-terminated). */
 char *harness_slurp(const char *path);
 

@@ -568,6 +568,8 @@ static void h2u_on_event(struct bufferevent *bev, short what, void *arg)
 		h2u_fail_all(hc,
 		             (what & BEV_EVENT_TIMEOUT) ? TXN_UE_CONNECT_TIMEOUT : TXN_UE_REFUSED,
 		             NULL);
+	else if (hc->uc->tls && upool_tls_alert(hc->uc, why, sizeof(why)))
+		h2u_fail_all(hc, TXN_UE_TLS, why);
 	else
 		h2u_fail_all(hc, TXN_UE_RESET, NULL);
 }

@@ -555,6 +555,12 @@ static void proxy_on_up_read(struct bufferevent *bev, void *arg)
 	struct txn *t = arg;
 	int r;
 
+	/* an OpenSSL bufferevent may run its write callback after the answer
+	 * is in: the answer says the request went out */
+	if ((t->flags & (TXN_F_HEAD_SENT | TXN_F_REQ_BODY_DONE | TXN_F_REQ_SENT)) ==
+	            (TXN_F_HEAD_SENT | TXN_F_REQ_BODY_DONE) &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		proxy_on_up_write(bev, t);
 	if (!t->tm.first_byte_ns)
 		t->tm.first_byte_ns = util_mono_ns();
 	if (!(t->flags & TXN_F_RESP_HEAD)) {
@@ -618,6 +624,9 @@ static void proxy_on_up_event(struct bufferevent *bev, short what, void *arg)
 			proxy_send(t);
 			return;
 		}
+		/* TCP connected, then the handshake failed: the span shows both */
+		if (uc->tls && uc->tcp_ns)
+			t->tm.connect_end_ns = uc->tcp_ns;
 		if (uc->tls && upool_tls_failed(uc, what, why, sizeof(why))) {
 			proxy_attempt_failed_why(t, TXN_UE_TLS, why);
 			return;
@@ -657,6 +666,16 @@ static void proxy_on_up_event(struct bufferevent *bev, short what, void *arg)
 		t->ups_err = TXN_UE_PROTOCOL;
 		proxy_fail(t, 502, "upstream closed mid-head");
 		return;
+	}
+	/* an alert may end a write as well as a read (as an EOF then, since
+	 * dirty shutdowns are allowed): OpenSSL's error says which it was */
+	if (t->uc->tls) {
+		char why[200];
+
+		if (upool_tls_alert(t->uc, why, sizeof(why))) {
+			proxy_attempt_failed_why(t, TXN_UE_TLS, why);
+			return;
+		}
 	}
 	proxy_attempt_failed(t, TXN_UE_RESET);
 }

@@ -56,20 +56,23 @@ int tls_up_ca_check(const char *path, char *msg, size_t msglen)
 	return 0;
 }
 
-/* A server's session came (TLS 1.3: a ticket after the handshake): keep it
- * for the next connection to that server. */
+/* A server's session came (TLS 1.3: a ticket after the handshake): keep a
+ * copy for the next connection to that server. A copy, because freeing a
+ * connection without a close_notify, as the pool does, marks the session
+ * it holds as not resumable. */
 static int tls_up_on_new_session(SSL *ssl, SSL_SESSION *sess)
 {
 	struct uconn *uc = SSL_get_app_data(ssl);
 	struct ups_server *s;
+	SSL_SESSION *copy;
 
-	if (!uc || !SSL_SESSION_is_resumable(sess))
+	if (!uc || !SSL_SESSION_is_resumable(sess) || !(copy = SSL_SESSION_dup(sess)))
 		return 0;
 	s = uc->srv;
 	SSL_SESSION_free(s->tls_sess);
-	s->tls_sess = sess;
+	s->tls_sess = copy;
 	s->tls_sess_ctx = (uint64_t)(uintptr_t)SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
-	return 1; /* the reference is ours */
+	return 0; /* OpenSSL keeps its reference to <sess> */
 }
 
 /* The ClientHello went out: the TCP connection was up by then. */
@@ -213,28 +216,43 @@ int tls_up_established(SSL *ssl, const struct cfg_upstream *u, bool *resumed, ch
 	return 0;
 }
 
+const char *tls_up_reason(unsigned long e, char *out, size_t len)
+{
+	const char *reason = ERR_reason_error_string(e);
+
+	if (reason)
+		snprintf(out, len, "%s", reason);
+	else
+		ERR_error_string_n(e, out, len);
+	return out;
+}
+
+unsigned long tls_up_bev_error(struct bufferevent *bev)
+{
+	unsigned long e, first = 0;
+
+	/* libevent puts SSL_get_error()'s code (SSL_ERROR_SSL, _SYSCALL...)
+	 * before OpenSSL's own errors: those say nothing. The first real one is
+	 * the cause; the later ones say where. */
+	while ((e = bufferevent_get_openssl_error(bev)))
+		if (!first && (ERR_GET_LIB(e) != 0 || e > 0xff))
+			first = e;
+	return first;
+}
+
 const char *tls_up_error(struct bufferevent *bev, int err, char *out, size_t len)
 {
 	SSL *ssl = bufferevent_openssl_get_ssl(bev);
-	unsigned long e = bufferevent_get_openssl_error(bev);
+	unsigned long e = tls_up_bev_error(bev);
 	long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
-	const char *reason;
 	size_t n = 0;
 
-	while (bufferevent_get_openssl_error(bev))
-		;
 	if (!e)
 		e = ERR_peek_error();
 	ERR_clear_error();
 	out[0] = '\0';
-	if (e) {
-		reason = ERR_reason_error_string(e);
-		if (reason)
-			n = (size_t)snprintf(out, len, "%s", reason);
-		else
-			ERR_error_string_n(e, out, len);
-		n = strlen(out);
-	}
+	if (e)
+		n = strlen(tls_up_reason(e, out, len));
 	if (vr != X509_V_OK && n < len)
 		snprintf(out + n, len - n, "%s%s", n ? ": " : "",
 		         X509_verify_cert_error_string(vr));

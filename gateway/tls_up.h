@@ -55,6 +55,13 @@ int tls_up_established(SSL *ssl, const struct cfg_upstream *u, bool *resumed, ch
  * else the socket error <err> or "connection closed". Returns <out>. */
 const char *tls_up_error(struct bufferevent *bev, int err, char *out, size_t len);
 
+/* Takes the errors TLS bufferevent <bev> collected; returns the first of
+ * OpenSSL's (the cause), 0 when there was none. */
+unsigned long tls_up_bev_error(struct bufferevent *bev);
+
+/* Writes OpenSSL's reason for error <e> into <out,len>; returns <out>. */
+const char *tls_up_reason(unsigned long e, char *out, size_t len);
+
 /* Is the idle TLS connection on <ssl> still open with nothing unread?
  * Reads what the socket holds through OpenSSL (session tickets are taken
  * in, data or a close_notify mean no). Worker thread. */

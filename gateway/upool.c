@@ -191,6 +191,19 @@ bool upool_tls_failed(struct uconn *uc, short what, char *why, size_t len)
 	return true;
 }
 
+bool upool_tls_alert(struct uconn *uc, char *why, size_t len)
+{
+	struct ups *u = uc->srv->ups;
+	unsigned long e = tls_up_bev_error(uc->bev);
+
+	if (!e)
+		return false;
+	metrics_ups_inc(u->w->m, u->mslot, METRICS_UPS_TLS_FAILURES);
+	tls_up_forget(uc->srv);
+	tls_up_reason(e, why, len);
+	return true;
+}
+
 void upool_put(struct uconn *uc)
 {
 	struct ups_server *s = uc->srv;

@@ -53,6 +53,12 @@ int upool_tls_established(struct uconn *uc, char *why, size_t len);
  * when the TCP connect itself failed or timed out. */
 bool upool_tls_failed(struct uconn *uc, short what, char *why, size_t len);
 
+/* TLS connection <uc>, past its handshake, failed before a response: when
+ * OpenSSL says why (an alert from the server, e.g. TLS 1.3's "certificate
+ * required", which comes after our side of the handshake is done), counts
+ * a failed handshake, writes the reason into <why,len> and returns true. */
+bool upool_tls_alert(struct uconn *uc, char *why, size_t len);
+
 /* Returns <uc> to its server's pool if there is room, else frees it. The
  * caller guarantees the connection is clean: no pending bytes either way. */
 void upool_put(struct uconn *uc);

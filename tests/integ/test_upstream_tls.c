@@ -430,3 +430,79 @@ Test(upstream_tls, failed_handshake_span_says_tls_error)
 	free(c);
 	free(spans);
 }
+
+/* Starts tests/support/h2origin.py (HTTP/2 over TLS, ALPN <alpn>) with the
+ * localhost certificate; skips the test without python3-h2. */
+static void h2_origin(const char *alpn)
+{
+	char cert[128], key[128], *out, *err;
+	char *check[] = {"python3", TG_SOURCE_DIR "/tests/support/h2origin.py", "--check", NULL};
+	char *argv[] = {"python3", TG_SOURCE_DIR "/tests/support/h2origin.py",
+	                cert,      key,
+	                "--alpn",  (char *)alpn,
+	                NULL};
+	int st = harness_run(check, &out, &err);
+
+	free(out);
+	free(err);
+	if (st != 0)
+		cr_skip_test("python3-h2 is not installed: no HTTP/2 TLS origin");
+	snprintf(cert, sizeof(cert), "%s/localhost.pem", certs);
+	snprintf(key, sizeof(key), "%s/localhost.key", certs);
+	harness_proc_start(&origin, argv);
+}
+
+Test(upstream_tls, protocol_h2_over_tls)
+{
+	char more[256];
+	struct hresp r;
+	int fd;
+
+	h2_origin("h2");
+	snprintf(more, sizeof(more), "protocol = h2\ntls_ca_file = %s/ca.pem\n", certs);
+	gw_start("127.0.0.1", more, "");
+	fd = harness_connect(gw.port);
+	get(fd, "/h2/1", &r);
+	cr_assert_eq(r.status, 200, "%s", r.head);
+	cr_expect_str_eq(harness_field(&r, "x-origin-alpn"), "h2");
+	cr_expect_str_eq(harness_field(&r, "x-origin-sni"), "-");
+	cr_expect(r.body_len > 20 &&
+	                  strncmp(r.body, "GET /h2/1 https e3b0c44298fc1c149afbf4c8996fb924", 48) ==
+	                          0,
+	          "%.*s", (int)r.body_len, r.body);
+	harness_resp_free(&r);
+	harness_send_str(fd, "POST /h2/2 HTTP/1.1\r\nHost: svc.test\r\nContent-Length: 11\r\n\r\n"
+	                     "hello world");
+	cr_assert_eq(harness_read_resp(fd, &r, false, 10000), 0);
+	cr_assert_eq(r.status, 200, "%s", r.head);
+	cr_expect(strstr(r.body,
+	                 "POST /h2/2 https "
+	                 "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9") ==
+	                  r.body,
+	          "%.*s", (int)r.body_len, r.body);
+	cr_expect_str_eq(harness_field(&r, "x-origin-conn"), "1", "one HTTP/2 connection");
+	harness_resp_free(&r);
+	harness_close(fd);
+	harness_gw_stop(&gw, false);
+}
+
+Test(upstream_tls, protocol_h2_needs_alpn_h2)
+{
+	char more[256];
+	struct hresp r;
+	char *log;
+
+	h2_origin("http/1.1");
+	snprintf(more, sizeof(more), "protocol = h2\ntls_ca_file = %s/ca.pem\n", certs);
+	gw_start("127.0.0.1", more, ADMIN);
+	get_once("/h2", &r);
+	cr_expect_eq(r.status, 502, "%s", r.head);
+	harness_resp_free(&r);
+	cr_expect_eq(metric(TLS_FAILURES), 1);
+	log = harness_gw_stop_log(&gw, false);
+	cr_expect_not_null(strstr(log,
+	                          "upstream TLS handshake failed: the server did not choose h2 "
+	                          "by ALPN"),
+	                   "%s", log);
+	free(log);
+}

@@ -506,3 +506,31 @@ Test(upstream_tls, protocol_h2_needs_alpn_h2)
 	                   "%s", log);
 	free(log);
 }
+
+/* A reload that keeps every key reads the CA file again: the pool and
+ * health carry over, the new context trusts what the file holds now. */
+Test(upstream_tls, reload_reads_the_ca_file_again)
+{
+	char more[256], ca[128], cmd[512];
+	struct hresp r;
+
+	tls_origin("localhost", false);
+	snprintf(ca, sizeof(ca), "%s/trust.pem", certs);
+	snprintf(cmd, sizeof(cmd), "cp %s/other-ca.pem %s", certs, ca);
+	cr_assert_eq(system(cmd), 0);
+	snprintf(more, sizeof(more), "tls_ca_file = %s\n", ca);
+	gw_start("127.0.0.1", more, "");
+	get_once("/echo", &r);
+	cr_expect_eq(r.status, 502, "%s", r.head);
+	harness_resp_free(&r);
+
+	snprintf(cmd, sizeof(cmd), "cp %s/ca.pem %s", certs, ca);
+	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(kill(gw.pid, SIGHUP), 0);
+	cr_assert(log_has("reloaded: configuration"));
+	sleep_ms(50);
+	get_once("/echo", &r);
+	cr_expect_eq(r.status, 200, "%s", r.head);
+	harness_resp_free(&r);
+	harness_gw_stop(&gw, false);
+}

@@ -228,6 +228,10 @@ void upool_free(struct uconn *uc)
 	struct worker *w = uc->srv->ups->w;
 
 	metrics_ups_conns_add(w->m, uc->srv->ups->mslot, -1);
+	/* libevent may free the SSL later, from a finalizer: its callbacks
+	 * must not find <uc> then */
+	if (uc->tls)
+		SSL_set_app_data(bufferevent_openssl_get_ssl(uc->bev), NULL);
 	bufferevent_free(uc->bev);
 	free(uc);
 }

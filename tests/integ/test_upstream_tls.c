@@ -17,7 +17,7 @@
 
 #include "harness.h"
 
-static struct hproc origin, gw;
+static struct hproc origin, gw, bad; /* bad: a second origin, when one is needed */
 static char certs[64];
 
 static void setup(void)
@@ -29,6 +29,7 @@ static void teardown(void)
 {
 	harness_kill(&gw);
 	harness_kill(&origin);
+	harness_kill(&bad);
 	harness_rmtree(certs);
 }
 
@@ -532,5 +533,35 @@ Test(upstream_tls, reload_reads_the_ca_file_again)
 	get_once("/echo", &r);
 	cr_expect_eq(r.status, 200, "%s", r.head);
 	harness_resp_free(&r);
+	harness_gw_stop(&gw, false);
+}
+
+/* A failed handshake is a failed connect for retries and passive health:
+ * the request goes to the other server, and the failing one is ejected. */
+Test(upstream_tls, failed_handshake_retries_elsewhere_and_ejects_the_server)
+{
+	char cert[128], key[128];
+	char *argv[] = {"python3", TG_SOURCE_DIR "/tests/support/origin.py", "--tls", cert, key,
+	                NULL};
+	struct hresp r;
+
+	/* a.pem names a.test only: 127.0.0.1 does not verify against it */
+	snprintf(cert, sizeof(cert), "%s/a.pem", certs);
+	snprintf(key, sizeof(key), "%s/a.key", certs);
+	harness_proc_start(&bad, argv);
+	tls_origin("localhost", false);
+	harness_gw_start(&gw,
+	                 "[gateway]\nlisten = 127.0.0.1:0\nworkers = 1\naccess_log = off\n"
+	                 "[upstream o]\nservers = 127.0.0.1:%d 127.0.0.1:%d\ntls = on\n"
+	                 "tls_ca_file = %s/ca.pem\nmax_fails = 1\nfail_timeout_ms = 60000\n"
+	                 "[route r]\npath_prefix = /\nupstream = o\n" ADMIN,
+	                 bad.port, origin.port, certs);
+	for (int i = 0; i < 4; i++) {
+		get_once("/echo", &r);
+		cr_expect_eq(r.status, 200, "request %d: %s", i, r.head);
+		harness_resp_free(&r);
+	}
+	cr_expect_eq(metric(TLS_FAILURES), 1, "ejected after its first failure");
+	cr_expect_eq(metric("tracegate_upstream_retries_total{upstream=\"o\"}"), 1);
 	harness_gw_stop(&gw, false);
 }

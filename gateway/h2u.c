@@ -537,7 +537,6 @@ static void h2u_on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct h2u_conn *hc = arg;
 	struct h2us *us, *next;
-
 	char why[200];
 
 	if ((what & BEV_EVENT_CONNECTED) && !hc->connected) {

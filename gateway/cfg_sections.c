@@ -205,19 +205,29 @@ static const struct cfg_key cfg_upstream_keys[] = {
 
 /* TLS keys hang together: they need tls = on, h2 needs TLS and h2c must not
  * have it, a client certificate comes with its key, and the files are read
- * now so that -t and a reload see a bad one at its line. */
+ * now so that -t and a reload see a bad one at its line. A tls_* key that
+ * holds its default is no mistake without TLS: /config writes every key. */
 static void cfg_upstream_check(struct cfg_inst *in, void *obj)
 {
-	static const char *const tls_keys[] = {"tls_verify",    "tls_ca_file",  "tls_server_name",
-	                                       "tls_cert_file", "tls_key_file", "tls_min_version"};
 	struct cfg_upstream *u = obj;
+	const struct {
+		const char *key;
+		bool is_default;
+	} tls_keys[] = {
+	        {"tls_verify", u->tls_verify},
+	        {"tls_ca_file", !u->tls_ca_file},
+	        {"tls_server_name", !u->tls_server_name},
+	        {"tls_cert_file", !u->tls_cert_file},
+	        {"tls_key_file", !u->tls_key_file},
+	        {"tls_min_version", u->tls_min_version == CFG_TLS_1_2},
+	};
 	char msg[256];
 	int r;
 
 	if (!u->tls) {
 		for (size_t i = 0; i < sizeof(tls_keys) / sizeof(tls_keys[0]); i++)
-			if (cfg_key_line(in, tls_keys[i]))
-				cfg_report(in, tls_keys[i], "needs tls = on in this section");
+			if (!tls_keys[i].is_default && cfg_key_line(in, tls_keys[i].key))
+				cfg_report(in, tls_keys[i].key, "needs tls = on in this section");
 		if (u->protocol == CFG_PROTO_H2)
 			cfg_report(in, "protocol",
 			           "h2 is HTTP/2 over TLS and needs tls = on (HTTP/2 in cleartext "

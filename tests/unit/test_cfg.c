@@ -702,6 +702,12 @@ Test(cfg, upstream_tls)
 	              "t.ini:4: [upstream u] tls_verify: needs tls = on in this section\n");
 	expect_errors("tls = off, said so", UPS_HEAD "tls = off\ntls_server_name = a.test\n" ROUTE,
 	              "t.ini:4: [upstream u] tls_server_name: needs tls = on in this section\n");
+	expect_errors("a version without tls", UPS_HEAD "tls_min_version = 1.3\n" ROUTE,
+	              "t.ini:3: [upstream u] tls_min_version: needs tls = on in this section\n");
+	/* the defaults spelled out, as /config writes them: no mistake */
+	c = load_ok(UPS_HEAD "tls = off\ntls_verify = on\ntls_min_version = 1.2\n" ROUTE);
+	cr_expect(!c->upstreams[0].tls);
+	cfg_free(c);
 	expect_errors("h2 needs tls", UPS_HEAD "protocol = h2\n" ROUTE,
 	              "t.ini:3: [upstream u] protocol: h2 is HTTP/2 over TLS and needs tls = on "
 	              "(HTTP/2 in cleartext is h2c)\n");

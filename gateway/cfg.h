@@ -23,7 +23,8 @@
 struct cfg_addr {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	char text[64]; /* "127.0.0.1:8080", "[::1]:8080" */
+	char text[64];  /* "127.0.0.1:8080", "[::1]:8080" */
+	char name[254]; /* the host name as written, when not an IP literal; else "" */
 };
 
 struct cfg_gateway {
@@ -109,6 +110,13 @@ struct cfg_upstream {
 	uint32_t fail_timeout_ms;     /* how long an ejected server stays out */
 	bool retry_connect;           /* retry an idempotent request once on another server */
 	char *host_header;            /* Host sent upstream; NULL = the client's */
+	bool tls;                     /* connect with TLS (tls_up.c) */
+	bool tls_verify;              /* verify the server's certificate and name */
+	char *tls_ca_file;            /* PEM trust anchors; NULL = the system store */
+	char *tls_server_name;        /* SNI and the name verified; NULL = each server's host */
+	char *tls_cert_file;          /* client certificate chain; NULL = none */
+	char *tls_key_file;           /* its key; set exactly when tls_cert_file is */
+	int tls_min_version;          /* CFG_TLS_1_2 or CFG_TLS_1_3 */
 };
 
 /* Methods bitmask for routes (CFG_M_ANY when the key is absent). */

@@ -392,6 +392,9 @@ static int cfg_addr_parse(const char *text, struct cfg_addr *a, unsigned min_por
 		memcpy(&a->ss, res->ai_addr, res->ai_addrlen);
 		a->len = res->ai_addrlen;
 		freeaddrinfo(res);
+		/* what TLS to an upstream sends as SNI and verifies */
+		for (size_t i = 0; i < hlen && i < sizeof(a->name) - 1; i++)
+			a->name[i] = (char)tolower((unsigned char)host[i]);
 		if (a->ss.ss_family == AF_INET6)
 			((struct sockaddr_in6 *)&a->ss)->sin6_port = htons((uint16_t)port);
 		else

@@ -7,6 +7,7 @@
  * hook; checks across sections (route -> upstream) in cfg.c. Then the
  * registry, where filters add their own sections at boot.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "cfg.h"
 #include "tls.h"
+#include "tls_up.h"
 
 #define CFG_HOUR_MS 3600000 /* upper bound of every timeout */
 
@@ -128,6 +130,34 @@ static int cfg_check_host_header(char *val, char *msg, size_t msglen)
 	return 0;
 }
 
+/* The name a TLS upstream is verified against: a DNS name or an IP
+ * literal, stored lowercase. */
+static int cfg_check_tls_name(char *val, char *msg, size_t msglen)
+{
+	unsigned char ip[16];
+	size_t n = strlen(val), label = 0;
+	bool ok = n > 0 && n <= 253;
+
+	if (inet_pton(AF_INET, val, ip) == 1 || inet_pton(AF_INET6, val, ip) == 1)
+		return 0;
+	for (size_t i = 0; ok && i <= n; i++) {
+		if (val[i] == '.' || val[i] == '\0') {
+			ok = label > 0 && label <= 63;
+			label = 0;
+		} else if (isalnum((unsigned char)val[i]) || val[i] == '-' || val[i] == '_') {
+			val[i] = (char)tolower((unsigned char)val[i]);
+			label++;
+		} else {
+			ok = false;
+		}
+	}
+	if (!ok) {
+		snprintf(msg, msglen, "expected a host name or an IP address, got \"%.60s\"", val);
+		return -1;
+	}
+	return 0;
+}
+
 static const struct cfg_key cfg_upstream_keys[] = {
         {"servers", CFG_T_ADDRS, UP(servers), .off_n = offsetof(struct cfg_upstream, n_servers),
          .min = 1, .flags = CFG_K_REQUIRED, .unit = "host:port list",
@@ -154,14 +184,76 @@ static const struct cfg_key cfg_upstream_keys[] = {
          .doc = "retry an idempotent request once on another server if connecting fails"},
         {"host_header", CFG_T_STR, UP(host_header), .check = cfg_check_host_header,
          .doc = "Host sent upstream; absent = the client's"},
+        {"tls", CFG_T_BOOL, UP(tls), .def = "off",
+         .doc = "connect to the servers with TLS (protocol http1 or h2)"},
+        {"tls_verify", CFG_T_BOOL, UP(tls_verify), .def = "on",
+         .doc = "verify the server's certificate chain and name; off accepts any certificate"},
+        {"tls_ca_file", CFG_T_STR, UP(tls_ca_file),
+         .doc = "PEM file of the CA certificates to trust; absent = the system store"},
+        {"tls_server_name", CFG_T_STR, UP(tls_server_name), .check = cfg_check_tls_name,
+         .doc = "name sent as SNI and verified in the certificate; absent = the host name in "
+                "servers (an IP address is verified, not sent)"},
+        {"tls_cert_file", CFG_T_STR, UP(tls_cert_file),
+         .doc = "PEM client certificate (and chain) for servers that ask for one; needs "
+                "tls_key_file"},
+        {"tls_key_file", CFG_T_STR, UP(tls_key_file), .flags = CFG_K_SECRET,
+         .doc = "PEM private key of tls_cert_file"},
+        {"tls_min_version", CFG_T_ENUM, UP(tls_min_version), .words = cfg_tls_versions,
+         .def = "1.2", .doc = "oldest TLS version to accept from the servers: 1.2 or 1.3"},
         {.name = NULL},
 };
+
+/* TLS keys hang together: they need tls = on, h2 needs TLS and h2c must not
+ * have it, a client certificate comes with its key, and the files are read
+ * now so that -t and a reload see a bad one at its line. A tls_* key that
+ * holds its default is no mistake without TLS: /config writes every key. */
+static void cfg_upstream_check(struct cfg_inst *in, void *obj)
+{
+	struct cfg_upstream *u = obj;
+	const struct {
+		const char *key;
+		bool is_default;
+	} tls_keys[] = {
+	        {"tls_verify", u->tls_verify},
+	        {"tls_ca_file", !u->tls_ca_file},
+	        {"tls_server_name", !u->tls_server_name},
+	        {"tls_cert_file", !u->tls_cert_file},
+	        {"tls_key_file", !u->tls_key_file},
+	        {"tls_min_version", u->tls_min_version == CFG_TLS_1_2},
+	};
+	char msg[256];
+	int r;
+
+	if (!u->tls) {
+		for (size_t i = 0; i < sizeof(tls_keys) / sizeof(tls_keys[0]); i++)
+			if (!tls_keys[i].is_default && cfg_key_line(in, tls_keys[i].key))
+				cfg_report(in, tls_keys[i].key, "needs tls = on in this section");
+		if (u->protocol == CFG_PROTO_H2)
+			cfg_report(in, "protocol",
+			           "h2 is HTTP/2 over TLS and needs tls = on (HTTP/2 in cleartext "
+			           "is h2c)");
+		return;
+	}
+	if (u->protocol == CFG_PROTO_H2C)
+		cfg_report(in, "protocol",
+		           "h2c is HTTP/2 in cleartext; with tls = on, use protocol = h2");
+	if (u->tls_ca_file && tls_up_ca_check(u->tls_ca_file, msg, sizeof(msg)))
+		cfg_report(in, "tls_ca_file", "%s", msg);
+	if (!u->tls_cert_file != !u->tls_key_file) {
+		cfg_report(in, u->tls_cert_file ? "tls_cert_file" : "tls_key_file",
+		           "tls_cert_file and tls_key_file go together: set both or neither");
+	} else if (u->tls_cert_file &&
+	           (r = tls_cert_check(u->tls_cert_file, u->tls_key_file, msg, sizeof(msg)))) {
+		cfg_report(in, r == TLS_CHECK_KEY ? "tls_key_file" : "tls_cert_file", "%s", msg);
+	}
+}
 
 const struct cfg_section cfg_sections_upstream = {
         .name = "upstream",
         .named = true,
         .keys = cfg_upstream_keys,
         .size = sizeof(struct cfg_upstream),
+        .check = cfg_upstream_check,
         .doc = "a group of origin servers that routes send requests to",
 };
 

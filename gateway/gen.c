@@ -10,6 +10,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "tls.h"
+#include "tls_up.h"
 
 /* Only the admin thread and the main thread take it, a few times a reload
  * or a /config: a lock is simpler than any lock-free scheme here. */
@@ -22,6 +23,9 @@ static void gen_free(struct gen *g)
 		if (g->flt[i] && g->filters[i]->gen_free)
 			g->filters[i]->gen_free(g->flt[i]);
 	tls_srv_free(g->tls);
+	for (int i = 0; g->ups_tls && i < g->cfg->n_upstreams; i++)
+		tls_up_free(g->ups_tls[i]);
+	free(g->ups_tls);
 	free(g->route_slot);
 	free(g->ups_slot);
 	cfg_free(g->cfg);
@@ -67,7 +71,8 @@ struct gen *gen_new(struct cfg *c, uint64_t serial, struct metrics *m,
 	atomic_init(&g->refs, 1);
 	g->route_slot = calloc((size_t)c->n_routes + 1, sizeof(*g->route_slot));
 	g->ups_slot = calloc((size_t)c->n_upstreams + 1, sizeof(*g->ups_slot));
-	*err = !g->route_slot || !g->ups_slot ? -ENOMEM : 0;
+	g->ups_tls = calloc((size_t)c->n_upstreams + 1, sizeof(*g->ups_tls));
+	*err = !g->route_slot || !g->ups_slot || !g->ups_tls ? -ENOMEM : 0;
 	if (!*err)
 		*err = gen_slots(g->route_slot, c->n_routes, m, metrics_route_slot, gen_route_name,
 		                 c);
@@ -79,6 +84,17 @@ struct gen *gen_new(struct cfg *c, uint64_t serial, struct metrics *m,
 		g->tls = tls_srv_new(c, err, msg, sizeof(msg));
 		if (*err)
 			log_main(LOG_ERROR, "%s: TLS: %s", c->path, msg);
+	}
+	for (int i = 0; !*err && i < c->n_upstreams; i++) {
+		char msg[400];
+
+		if (!c->upstreams[i].tls)
+			continue;
+		if (!(g->ups_tls[i] = tls_up_new(&c->upstreams[i], msg, sizeof(msg)))) {
+			log_main(LOG_ERROR, "%s: [upstream %s] TLS: %s", c->path,
+			         c->upstreams[i].name, msg);
+			*err = -EINVAL;
+		}
 	}
 	g->filters = chain;
 	for (int i = 0; !*err && i < FLT_MAX && chain[i]; i++)

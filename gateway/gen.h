@@ -20,6 +20,7 @@
 struct cfg;
 struct metrics;
 struct tls_srv;
+struct tls_up;
 
 struct gen {
 	struct cfg *cfg;
@@ -28,15 +29,17 @@ struct gen {
 	int *route_slot; /* [cfg->n_routes]: each route's metrics slot */
 	int *ups_slot;   /* [cfg->n_upstreams] */
 	const struct flt_ops *const *filters;
-	void *flt[FLT_MAX];  /* filter i's gen_new() state, same index */
-	struct tls_srv *tls; /* the TLS listeners' contexts; NULL without any */
+	void *flt[FLT_MAX];      /* filter i's gen_new() state, same index */
+	struct tls_srv *tls;     /* the TLS listeners' contexts; NULL without any */
+	struct tls_up **ups_tls; /* [cfg->n_upstreams]: client contexts; NULL where tls = off */
 };
 
 /* Makes generation <serial> of config <c>, which it owns from then on
  * (also on failure, when it frees it): takes metrics slots in <m> (NULL: a
  * slot is the config index) and calls every gen_new() of <chain>. Returns
  * it with one reference, or NULL with a negative errno in *<err> (a TLS
- * context that cannot be built is logged here, with OpenSSL's reason). Main
+ * context, for the listeners or an upstream, that cannot be built is
+ * logged here, with OpenSSL's reason). Main
  * thread. */
 struct gen *gen_new(struct cfg *c, uint64_t serial, struct metrics *m,
                     const struct flt_ops *const *chain, int *err);

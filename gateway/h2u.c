@@ -46,6 +46,8 @@ struct h2u_conn {
 	TAILQ_HEAD(, h2us) streams;
 	uint32_t n_streams;
 	uint64_t idle_since_ns;
+	uint64_t connect_ns; /* TCP connected, for the streams that waited for it */
+	uint64_t tls_ns;     /* TLS handshake done; 0 in cleartext */
 	int busy;
 	bool want_send;
 	bool connected;
@@ -255,12 +257,15 @@ static void h2u_submit(struct h2us *us)
 	nghttp2_data_provider dp = {.source.ptr = us, .read_callback = h2u_on_req_read};
 	bool body = !t->req_body.done;
 	nghttp2_nv *nv;
-	int n = h2u_nv(t, hc->srv->ups->cfg->protocol == CFG_PROTO_H2, &nv);
+	int n = h2u_nv(t, hc->srv->ups->cfg->tls, &nv);
 	int32_t id;
 
+	/* only a stream that waited for its connection saw it connect */
+	if (t->flags & TXN_F_CONNECTING) {
+		t->tm.connect_end_ns = hc->connect_ns;
+		t->tm.tls_end_ns = hc->tls_ns;
+	}
 	t->flags &= ~TXN_F_CONNECTING;
-	if (!t->tm.connect_end_ns)
-		t->tm.connect_end_ns = util_mono_ns();
 	/* bodies go upstream as raw DATA, whatever framing the client used */
 	t->req_body.out = RELAY_LENGTH;
 	if (n < 0 ||
@@ -473,8 +478,9 @@ static void h2u_free(struct h2u_conn *hc)
 	free(hc);
 }
 
-/* Fails the txns of <hc>, whose socket failed with <e> or timed out. */
-static void h2u_fail_all(struct h2u_conn *hc, enum txn_ups_err e)
+/* Fails the txns of <hc>, whose socket failed with <e> or timed out;
+ * <why> (NULL for none) goes into each one's log line. */
+static void h2u_fail_all(struct h2u_conn *hc, enum txn_ups_err e, const char *why)
 {
 	struct h2us *us;
 
@@ -490,7 +496,7 @@ static void h2u_fail_all(struct h2u_conn *hc, enum txn_ups_err e)
 			us->t->ups_err = e;
 			proxy_cut(us->t, "upstream connection failed");
 		} else {
-			proxy_attempt_failed(us->t, e);
+			proxy_attempt_failed_why(us->t, e, why);
 		}
 	}
 	h2u_arm(hc);
@@ -512,7 +518,7 @@ static void h2u_on_read(struct bufferevent *bev, void *arg)
 			log_at(LOG_WARN, hc->srv->ups->w->id, 0, 0, "%s: HTTP/2: %s",
 			       hc->srv->addr->text, nghttp2_strerror((int)n));
 			hc->busy--;
-			h2u_fail_all(hc, TXN_UE_PROTOCOL);
+			h2u_fail_all(hc, TXN_UE_PROTOCOL, NULL);
 			return;
 		}
 		evbuffer_drain(in, (size_t)n);
@@ -531,8 +537,20 @@ static void h2u_on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct h2u_conn *hc = arg;
 	struct h2us *us, *next;
+	char why[200];
 
 	if ((what & BEV_EVENT_CONNECTED) && !hc->connected) {
+		/* over TLS, this is the end of the handshake */
+		hc->connect_ns = util_mono_ns();
+		if (hc->uc->tls) {
+			hc->tls_ns = hc->connect_ns;
+			if (hc->uc->tcp_ns)
+				hc->connect_ns = hc->uc->tcp_ns;
+			if (upool_tls_established(hc->uc, why, sizeof(why))) {
+				h2u_fail_all(hc, TXN_UE_TLS, why);
+				return;
+			}
+		}
 		hc->connected = true;
 		bufferevent_set_timeouts(bev, NULL, NULL);
 		for (us = TAILQ_FIRST(&hc->streams); us; us = next) {
@@ -543,11 +561,16 @@ static void h2u_on_event(struct bufferevent *bev, short what, void *arg)
 		h2u_send(hc);
 		return;
 	}
-	if (!hc->connected)
+	if (!hc->connected && hc->uc->tls && upool_tls_failed(hc->uc, what, why, sizeof(why)))
+		h2u_fail_all(hc, TXN_UE_TLS, why);
+	else if (!hc->connected)
 		h2u_fail_all(hc,
-		             (what & BEV_EVENT_TIMEOUT) ? TXN_UE_CONNECT_TIMEOUT : TXN_UE_REFUSED);
+		             (what & BEV_EVENT_TIMEOUT) ? TXN_UE_CONNECT_TIMEOUT : TXN_UE_REFUSED,
+		             NULL);
+	else if (hc->uc->tls && upool_tls_alert(hc->uc, why, sizeof(why)))
+		h2u_fail_all(hc, TXN_UE_TLS, why);
 	else
-		h2u_fail_all(hc, TXN_UE_RESET);
+		h2u_fail_all(hc, TXN_UE_RESET, NULL);
 }
 
 /* Times out the streams whose server made no progress in
@@ -561,7 +584,7 @@ static void h2u_on_timer(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd, (void)what;
 	if (hc->gone) {
-		h2u_fail_all(hc, hc->connected ? TXN_UE_RESET : TXN_UE_REFUSED);
+		h2u_fail_all(hc, hc->connected ? TXN_UE_RESET : TXN_UE_REFUSED, NULL);
 		h2u_free(hc);
 		return;
 	}
@@ -636,7 +659,8 @@ static struct h2u_conn *h2u_connect(struct ups_server *s)
 	TAILQ_INIT(&hc->streams);
 	bufferevent_setcb(hc->uc->bev, h2u_on_read, h2u_on_write, h2u_on_event, hc);
 	bufferevent_setwatermark(hc->uc->bev, EV_WRITE, H2U_OUT_HIGH / 4, 0);
-	bufferevent_set_timeouts(hc->uc->bev, NULL, &tv);
+	/* a handshake waits on reads too: connect_timeout_ms bounds both */
+	bufferevent_set_timeouts(hc->uc->bev, hc->uc->tls ? &tv : NULL, &tv);
 	bufferevent_enable(hc->uc->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&s->h2, hc, link);
 	h2u_arm(hc);

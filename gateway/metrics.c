@@ -52,6 +52,12 @@ static const struct {
                                    "Requests that reused an idle keep-alive connection."},
         [METRICS_UPS_POOL_MISSES] = {"tracegate_upstream_pool_misses_total", METRICS_COUNTER,
                                      "Requests that found no idle connection and connected."},
+        [METRICS_UPS_TLS_FAILURES] = {"tracegate_upstream_tls_failures_total", METRICS_COUNTER,
+                                      "TLS handshakes with an upstream's servers that failed or "
+                                      "timed out."},
+        [METRICS_UPS_TLS_RESUMED] = {"tracegate_upstream_tls_resumed_total", METRICS_COUNTER,
+                                     "TLS connections to an upstream's servers that resumed a "
+                                     "session."},
         [METRICS_UPS_CONNS] = {"tracegate_upstream_connections", METRICS_GAUGE,
                                "Open connections to the upstream's servers."},
 };

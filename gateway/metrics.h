@@ -51,6 +51,8 @@ enum metrics_ups {
 	METRICS_UPS_RETRIES,          /* tracegate_upstream_retries_total */
 	METRICS_UPS_POOL_HITS,        /* tracegate_upstream_pool_hits_total */
 	METRICS_UPS_POOL_MISSES,      /* tracegate_upstream_pool_misses_total */
+	METRICS_UPS_TLS_FAILURES,     /* tracegate_upstream_tls_failures_total */
+	METRICS_UPS_TLS_RESUMED,      /* tracegate_upstream_tls_resumed_total */
 	METRICS_UPS_CONNS,            /* tracegate_upstream_connections (gauge) */
 	METRICS_UPS_N,
 };

@@ -105,6 +105,8 @@ static const char *proxy_err_text(enum txn_ups_err e)
 		return "upstream closed the connection before responding";
 	case TXN_UE_PROTOCOL:
 		return "upstream sent an invalid response";
+	case TXN_UE_TLS:
+		return "upstream TLS handshake failed";
 	default:
 		return "upstream failed";
 	}
@@ -116,9 +118,12 @@ static int proxy_ups_index(const struct txn *t)
 	return t->ups->mslot;
 }
 
-/* The current attempt failed before a response head reached the client:
- * retry when that is safe, else answer 502 or 504. */
 void proxy_attempt_failed(struct txn *t, enum txn_ups_err e)
+{
+	proxy_attempt_failed_why(t, e, NULL);
+}
+
+void proxy_attempt_failed_why(struct txn *t, enum txn_ups_err e, const char *why)
 {
 	struct ups_server *s = t->srv;
 	bool reused = t->flags & TXN_F_REUSED_CONN;
@@ -127,12 +132,13 @@ void proxy_attempt_failed(struct txn *t, enum txn_ups_err e)
 	bool idempotent = http_method_is_idempotent(t->req.h.method, t->req.h.method_len);
 	bool untouched = idempotent && !(t->flags & TXN_F_BODY_SENT) && t->tm.first_byte_ns == 0 &&
 	                 t->attempts < PROXY_MAX_ATTEMPTS;
-	bool connect_failed = e == TXN_UE_REFUSED || e == TXN_UE_CONNECT_TIMEOUT;
+	/* a failed handshake is a failed connect, counted on its own */
+	bool connect_failed = e == TXN_UE_REFUSED || e == TXN_UE_CONNECT_TIMEOUT || e == TXN_UE_TLS;
 
 	if (refused)
 		e = TXN_UE_RESET;
 	t->ups_err = e;
-	if (connect_failed)
+	if (connect_failed && e != TXN_UE_TLS)
 		metrics_ups_inc(t->w->m, proxy_ups_index(t), METRICS_UPS_CONNECT_FAILURES);
 	else if (e == TXN_UE_TIMEOUT)
 		metrics_ups_inc(t->w->m, proxy_ups_index(t), METRICS_UPS_TIMEOUTS);
@@ -141,8 +147,8 @@ void proxy_attempt_failed(struct txn *t, enum txn_ups_err e)
 	 * race, not a sign of a sick server */
 	if (!(reused && e == TXN_UE_RESET))
 		ups_report(s, false);
-	log_at(LOG_WARN, t->w->id, t->c->id, t->id, "%s: %s (attempt %d)", s->addr->text,
-	       proxy_err_text(e), t->attempts);
+	log_at(LOG_WARN, t->w->id, t->c->id, t->id, "%s: %s%s%s (attempt %d)", s->addr->text,
+	       proxy_err_text(e), why ? ": " : "", why ? why : "", t->attempts);
 
 	if (untouched && (refused || (reused && e == TXN_UE_RESET))) {
 		proxy_attempt(t, NULL);
@@ -301,7 +307,6 @@ static void proxy_send(struct txn *t)
 {
 	struct timeval tv;
 
-	t->tm.connect_end_ns = util_mono_ns();
 	t->flags &= ~TXN_F_CONNECTING;
 	/* until the request is out, the upstream owes us nothing; a stalled
 	 * write is the timeout that counts */
@@ -337,7 +342,7 @@ static void proxy_attempt(struct txn *t, const struct ups_server *avoid)
 	t->flags &= ~(TXN_F_REUSED_CONN | TXN_F_HEAD_SENT | TXN_F_REQ_SENT | TXN_F_CONNECTING);
 	t->resp_scanned = 0;
 	t->tm.connect_start_ns = util_mono_ns();
-	t->tm.connect_end_ns = t->tm.request_sent_ns = 0;
+	t->tm.connect_end_ns = t->tm.tls_end_ns = t->tm.request_sent_ns = 0;
 	t->tm.first_byte_ns = t->tm.last_byte_ns = 0;
 	if (t->attempts == 1 && proxy_prepare_request(t)) {
 		s->active--;
@@ -377,7 +382,9 @@ static void proxy_attempt(struct txn *t, const struct ups_server *avoid)
 		return;
 	}
 	t->flags |= TXN_F_CONNECTING;
-	bufferevent_set_timeouts(uc->bev, NULL, proxy_tv(&tv, t->ups->cfg->connect_timeout_ms));
+	/* a handshake waits on reads too: connect_timeout_ms bounds both */
+	proxy_tv(&tv, t->ups->cfg->connect_timeout_ms);
+	bufferevent_set_timeouts(uc->bev, uc->tls ? &tv : NULL, &tv);
 }
 
 void proxy_start(struct txn *t)
@@ -548,6 +555,12 @@ static void proxy_on_up_read(struct bufferevent *bev, void *arg)
 	struct txn *t = arg;
 	int r;
 
+	/* an OpenSSL bufferevent may run its write callback after the answer
+	 * is in: the answer says the request went out */
+	if ((t->flags & (TXN_F_HEAD_SENT | TXN_F_REQ_BODY_DONE | TXN_F_REQ_SENT)) ==
+	            (TXN_F_HEAD_SENT | TXN_F_REQ_BODY_DONE) &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		proxy_on_up_write(bev, t);
 	if (!t->tm.first_byte_ns)
 		t->tm.first_byte_ns = util_mono_ns();
 	if (!(t->flags & TXN_F_RESP_HEAD)) {
@@ -593,8 +606,29 @@ static void proxy_on_up_event(struct bufferevent *bev, short what, void *arg)
 	struct txn *t = arg;
 
 	if (t->flags & TXN_F_CONNECTING) {
+		struct uconn *uc = t->uc;
+		char why[200];
+
 		if (what & BEV_EVENT_CONNECTED) {
+			/* over TLS, this is the end of the handshake */
+			t->tm.connect_end_ns = util_mono_ns();
+			if (uc->tls) {
+				t->tm.tls_end_ns = t->tm.connect_end_ns;
+				if (uc->tcp_ns)
+					t->tm.connect_end_ns = uc->tcp_ns;
+				if (upool_tls_established(uc, why, sizeof(why))) {
+					proxy_attempt_failed_why(t, TXN_UE_TLS, why);
+					return;
+				}
+			}
 			proxy_send(t);
+			return;
+		}
+		/* TCP connected, then the handshake failed: the span shows both */
+		if (uc->tls && uc->tcp_ns)
+			t->tm.connect_end_ns = uc->tcp_ns;
+		if (uc->tls && upool_tls_failed(uc, what, why, sizeof(why))) {
+			proxy_attempt_failed_why(t, TXN_UE_TLS, why);
 			return;
 		}
 		proxy_attempt_failed(t, (what & BEV_EVENT_TIMEOUT) ? TXN_UE_CONNECT_TIMEOUT
@@ -632,6 +666,16 @@ static void proxy_on_up_event(struct bufferevent *bev, short what, void *arg)
 		t->ups_err = TXN_UE_PROTOCOL;
 		proxy_fail(t, 502, "upstream closed mid-head");
 		return;
+	}
+	/* an alert may end a write as well as a read (as an EOF then, since
+	 * dirty shutdowns are allowed): OpenSSL's error says which it was */
+	if (t->uc->tls) {
+		char why[200];
+
+		if (upool_tls_alert(t->uc, why, sizeof(why))) {
+			proxy_attempt_failed_why(t, TXN_UE_TLS, why);
+			return;
+		}
 	}
 	proxy_attempt_failed(t, TXN_UE_RESET);
 }

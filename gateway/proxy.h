@@ -33,6 +33,10 @@ enum txn_ups_err;
  * when that is safe, else answer 502 or 504. */
 void proxy_attempt_failed(struct txn *t, enum txn_ups_err e);
 
+/* Same, with <why> (borrowed until return; NULL for none) added to the
+ * log line: a TLS handshake's reason. */
+void proxy_attempt_failed_why(struct txn *t, enum txn_ups_err e, const char *why);
+
 /* Answers <t> with <status>, releasing the upstream side. */
 void proxy_fail(struct txn *t, int status, const char *detail);
 

@@ -36,7 +36,8 @@ struct txn_timings {
 	uint64_t start_ns;         /* connection accepted, or first byte of a kept-alive request */
 	uint64_t head_ns;          /* request head parsed */
 	uint64_t connect_start_ns; /* upstream connect began (or pooled connection taken) */
-	uint64_t connect_end_ns;   /* upstream connection usable */
+	uint64_t connect_end_ns;   /* upstream TCP connected; 0 on a pooled connection */
+	uint64_t tls_end_ns;       /* upstream TLS handshake done; 0 on a pooled one */
 	uint64_t request_sent_ns;  /* request head and body handed to the upstream socket */
 	uint64_t first_byte_ns;    /* first response byte from the upstream */
 	uint64_t last_byte_ns;     /* last response byte from the upstream */
@@ -58,6 +59,7 @@ enum txn_ups_err {
 	TXN_UE_RESET,          /* closed or reset before the response was complete */
 	TXN_UE_PROTOCOL,       /* response not valid HTTP */
 	TXN_UE_REFUSED_STREAM, /* HTTP/2 REFUSED_STREAM: never processed, safe to retry */
+	TXN_UE_TLS,            /* TLS handshake failed, timed out, or chose the wrong ALPN */
 };
 
 #define TXN_F_KEEPALIVE     0x0001u /* the client connection may carry another request */

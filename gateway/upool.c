@@ -1,8 +1,11 @@
 /* upool.c: upstream connections and the per-worker keep-alive pools.
  * An idle connection is watched: a byte, a close or the idle timeout frees
  * it; when taken, a MSG_PEEK can catch a close that is still in flight.
+ * A connection to an upstream with tls = on is an OpenSSL bufferevent over
+ * the socket (tls_up.c makes its SSL).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -11,11 +14,13 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
 #include "conn.h"
 #include "log.h"
 #include "metrics.h"
+#include "tls_up.h"
 #include "upool.h"
 #include "upstream.h"
 #include "worker.h"
@@ -48,8 +53,12 @@ static void upool_on_idle_event(struct bufferevent *bev, short what, void *arg)
 static bool upool_is_alive(struct uconn *uc)
 {
 	char b;
-	ssize_t n = recv(bufferevent_getfd(uc->bev), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	ssize_t n;
 
+	/* ciphertext: a session ticket is no reason to drop the connection */
+	if (uc->tls)
+		return tls_up_is_alive(bufferevent_openssl_get_ssl(uc->bev));
+	n = recv(bufferevent_getfd(uc->bev), &b, 1, MSG_PEEK | MSG_DONTWAIT);
 	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
@@ -74,6 +83,45 @@ struct uconn *upool_get(struct ups_server *s, bool probe)
 	return NULL;
 }
 
+/* The TLS flavour of upool_connect(): the connect is started here, on
+ * socket <fd> (taken over), and the OpenSSL bufferevent handshakes once the
+ * socket is writable. Its socket holds ciphertext: conn_own_reads() and
+ * the direct reads and writes of conn.c stay away from it. */
+static struct uconn *upool_connect_tls(struct uconn *uc, int fd)
+{
+	struct ups_server *s = uc->srv;
+	struct worker *w = s->ups->w;
+	SSL *ssl = tls_up_ssl(s->ups->tls, uc);
+
+	/* a connect refused at once is left for the handshake to report, as
+	 * libevent does for a plain one: the attempt fails through the event
+	 * callback and may be retried on another server */
+	(void)connect(fd, (const struct sockaddr *)&s->addr->ss, s->addr->len);
+	if (!ssl) {
+		close(fd);
+		free(uc);
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* with BEV_OPT_CLOSE_ON_FREE the bufferevent owns <ssl> and <fd> even
+	 * when it fails to be made */
+	uc->bev = bufferevent_openssl_socket_new(w->base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
+	                                         BEV_OPT_CLOSE_ON_FREE);
+	if (!uc->bev) {
+		free(uc);
+		errno = ENOMEM;
+		return NULL;
+	}
+	uc->tls = true;
+	/* a server that closes without close_notify ends its stream, as on
+	 * plain TCP: responses are framed, a cut one is still seen as cut */
+	bufferevent_openssl_set_allow_dirty_shutdown(uc->bev, 1);
+	bufferevent_set_max_single_read(uc->bev, CONN_IO_MAX);
+	bufferevent_set_max_single_write(uc->bev, CONN_IO_MAX);
+	metrics_ups_conns_add(w->m, s->ups->mslot, 1);
+	return uc;
+}
+
 struct uconn *upool_connect(struct ups_server *s)
 {
 	struct worker *w = s->ups->w;
@@ -83,12 +131,16 @@ struct uconn *upool_connect(struct ups_server *s)
 
 	if (!uc)
 		return NULL;
+	uc->srv = s;
+	uc->uses = 1;
 	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		free(uc);
 		return NULL;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (s->ups->tls)
+		return upool_connect_tls(uc, fd);
 	uc->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!uc->bev) {
 		close(fd);
@@ -97,8 +149,6 @@ struct uconn *upool_connect(struct ups_server *s)
 	}
 	bufferevent_set_max_single_read(uc->bev, CONN_IO_MAX);
 	bufferevent_set_max_single_write(uc->bev, CONN_IO_MAX);
-	uc->srv = s;
-	uc->uses = 1;
 	/* a refused connect is reported through the event callback later */
 	if (bufferevent_socket_connect(uc->bev, (const struct sockaddr *)&a->ss, (int)a->len) < 0) {
 		bufferevent_free(uc->bev);
@@ -109,6 +159,49 @@ struct uconn *upool_connect(struct ups_server *s)
 	conn_own_reads(uc->bev);
 	metrics_ups_conns_add(w->m, s->ups->mslot, 1);
 	return uc;
+}
+
+int upool_tls_established(struct uconn *uc, char *why, size_t len)
+{
+	struct ups *u = uc->srv->ups;
+	bool resumed;
+
+	if (tls_up_established(bufferevent_openssl_get_ssl(uc->bev), u->cfg, &resumed, why, len)) {
+		metrics_ups_inc(u->w->m, u->mslot, METRICS_UPS_TLS_FAILURES);
+		return -1;
+	}
+	if (resumed)
+		metrics_ups_inc(u->w->m, u->mslot, METRICS_UPS_TLS_RESUMED);
+	return 0;
+}
+
+bool upool_tls_failed(struct uconn *uc, short what, char *why, size_t len)
+{
+	struct ups *u = uc->srv->ups;
+	int err = errno;
+
+	if (!uc->tcp_ns)
+		return false;
+	metrics_ups_inc(u->w->m, u->mslot, METRICS_UPS_TLS_FAILURES);
+	tls_up_forget(uc->srv);
+	if (what & BEV_EVENT_TIMEOUT)
+		snprintf(why, len, "handshake not done within connect_timeout_ms");
+	else
+		tls_up_error(uc->bev, err, why, len);
+	return true;
+}
+
+bool upool_tls_alert(struct uconn *uc, char *why, size_t len)
+{
+	struct ups *u = uc->srv->ups;
+	unsigned long e = tls_up_bev_error(uc->bev);
+
+	if (!e)
+		return false;
+	metrics_ups_inc(u->w->m, u->mslot, METRICS_UPS_TLS_FAILURES);
+	tls_up_forget(uc->srv);
+	tls_up_reason(e, why, len);
+	return true;
 }
 
 void upool_put(struct uconn *uc)
@@ -135,6 +228,10 @@ void upool_free(struct uconn *uc)
 	struct worker *w = uc->srv->ups->w;
 
 	metrics_ups_conns_add(w->m, uc->srv->ups->mslot, -1);
+	/* libevent may free the SSL later, from a finalizer: its callbacks
+	 * must not find <uc> then */
+	if (uc->tls)
+		SSL_set_app_data(bufferevent_openssl_get_ssl(uc->bev), NULL);
 	bufferevent_free(uc->bev);
 	free(uc);
 }

@@ -8,6 +8,7 @@
 #include "gen.h"
 #include "log.h"
 #include "h2u.h"
+#include "tls_up.h"
 #include "upool.h"
 #include "upstream.h"
 #include "util.h"
@@ -28,6 +29,7 @@ struct ups *ups_new(struct worker *w, struct gen *g, int i)
 	u->mslot = g->ups_slot[i];
 	u->refs = 1;
 	u->gen = g;
+	u->tls = g->ups_tls[i];
 	gen_get(g);
 	/* workers start at different servers so that a burst of new
 	 * connections does not land on the first server only */
@@ -58,6 +60,8 @@ void ups_get(struct ups *u, struct gen *g, int i)
 	gen_put(u->gen);
 	u->gen = g;
 	u->cfg = c;
+	/* the same settings built anew: new connections use the new context */
+	u->tls = g->ups_tls[i];
 	for (int j = 0; j < u->n_srv; j++)
 		u->srv[j].addr = &c->servers[j];
 	u->refs++;
@@ -71,6 +75,7 @@ void ups_put(struct ups *u)
 	for (int j = 0; j < u->n_srv; j++) {
 		upool_flush(&u->srv[j]);
 		h2u_flush(&u->srv[j]);
+		tls_up_forget(&u->srv[j]);
 	}
 	free(u->srv);
 	gen_put(u->gen);

@@ -17,6 +17,8 @@
 
 struct gen;
 struct h2u_conn;
+struct ssl_session_st;
+struct tls_up;
 struct uconn;
 struct worker;
 
@@ -25,10 +27,12 @@ struct ups_server {
 	struct ups *ups;
 	TAILQ_HEAD(, uconn) idle; /* keep-alive pool, most recent first */
 	uint32_t n_idle;
-	TAILQ_HEAD(, h2u_conn) h2; /* HTTP/2 connections (protocol = h2c | h2) */
-	uint32_t active;           /* requests in flight, for least_request */
-	uint32_t fails;            /* consecutive failures */
-	uint64_t eject_until_ns;   /* monotonic; 0 = in service */
+	TAILQ_HEAD(, h2u_conn) h2;       /* HTTP/2 connections (protocol = h2c | h2) */
+	uint32_t active;                 /* requests in flight, for least_request */
+	uint32_t fails;                  /* consecutive failures */
+	uint64_t eject_until_ns;         /* monotonic; 0 = in service */
+	struct ssl_session_st *tls_sess; /* last TLS session it gave us (tls_up.c) */
+	uint64_t tls_sess_ctx;           /* the id of the context it came from */
 };
 
 struct ups {
@@ -37,10 +41,11 @@ struct ups {
 	uint32_t rr; /* round-robin cursor */
 	int n_srv;
 	struct ups_server *srv;
-	int mslot;       /* its metrics slot */
-	uint32_t refs;   /* the worker's generations that use it */
-	bool retired;    /* the current generation does not: pool nothing more */
-	struct gen *gen; /* whose config cfg points into (a reference) */
+	int mslot;          /* its metrics slot */
+	uint32_t refs;      /* the worker's generations that use it */
+	bool retired;       /* the current generation does not: pool nothing more */
+	struct gen *gen;    /* whose config cfg points into (a reference) */
+	struct tls_up *tls; /* gen's client context for it; NULL without tls = on */
 };
 
 /* Returns a new ups of worker <w> for upstream <i> of generation <g>, with

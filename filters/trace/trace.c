@@ -434,6 +434,8 @@ static const char *trace_ups_err(enum txn_ups_err e)
 		return "connection_reset";
 	case TXN_UE_PROTOCOL:
 		return "protocol_error";
+	case TXN_UE_TLS:
+		return "tls_error";
 	default:
 		return NULL;
 	}
@@ -525,6 +527,7 @@ static void trace_on_attempt_end(struct txn *t, void *ctx)
 	s->end_ns = trace_wall(t, tm->last_byte_ns ? tm->last_byte_ns : now);
 	evs[SPAN_EV_CONNECT_START] = x->attempt_start_ns;
 	evs[SPAN_EV_CONNECT_END] = tm->connect_end_ns;
+	evs[SPAN_EV_TLS_END] = tm->tls_end_ns;
 	evs[SPAN_EV_REQUEST_SENT] = tm->request_sent_ns;
 	evs[SPAN_EV_FIRST_BYTE] = tm->first_byte_ns;
 	evs[SPAN_EV_LAST_BYTE] = tm->last_byte_ns;
@@ -539,6 +542,8 @@ static void trace_on_attempt_end(struct txn *t, void *ctx)
 	span_attr_str(s, SPAN_A_NET_PEER_ADDRESS, ip, ip_len);
 	span_attr_int(s, SPAN_A_NET_PEER_PORT, port);
 	span_attr_str(s, SPAN_A_PEER_SERVICE, t->ups->cfg->name, strlen(t->ups->cfg->name));
+	span_attr_str(s, SPAN_A_URL_SCHEME, t->ups->cfg->tls ? "https" : "http",
+	              t->ups->cfg->tls ? 5 : 4);
 	if (t->ups->cfg->protocol == CFG_PROTO_HTTP1)
 		span_attr_str(s, SPAN_A_NET_PROTOCOL_VERSION, "1.1", 3);
 	else

@@ -23,10 +23,21 @@ Paths:
   /_origin/stats     {"connections":N,"requests":M,"open":K}
   anything else      200, body = the exact bytes received for this request;
                      X-Origin-Conn / X-Origin-Req: connection and request serials
+
+Options:
+  --port N           listen on N instead of a free port
+  --tls CERT KEY     speak TLS (ALPN http/1.1); every response then also says
+                     X-Origin-SNI (the name the client sent, "-" for none),
+                     X-Origin-Client-Cert (the client certificate's CN, "-"
+                     for none) and X-Origin-TLS-Resumed (1 or 0)
+  --client-ca CA     with --tls: require a client certificate signed by CA
+  --mute             accept connections and never read or write on them
+  --backlog-hang     listen with a backlog of 0 and never accept
 """
 import hashlib
 import json
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -138,7 +149,49 @@ def send(sock, status, headers, body=b"", reason=None):
     sock.sendall(head_bytes(status, headers, reason) + body)
 
 
-def handle(sock, conn_id):
+tls_seen = threading.local()  # the SNI of the handshake this thread runs
+
+
+def on_sni(sslsock, name, ctx):
+    tls_seen.sni = name
+
+
+def tls_fields(sock):
+    """What the TLS handshake of sock showed, as response fields."""
+    cert = sock.getpeercert()
+    cn = "-"
+    for rdn in (cert or {}).get("subject", ()):
+        for k, v in rdn:
+            if k == "commonName":
+                cn = v
+    return [("X-Origin-SNI", getattr(tls_seen, "sni", None) or "-"),
+            ("X-Origin-Client-Cert", cn),
+            ("X-Origin-TLS-Resumed", 1 if sock.session_reused else 0)]
+
+
+def handle(sock, conn_id, tls=None):
+    extra = []
+    if tls:
+        tls_seen.sni = None
+        sock = tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        try:
+            sock.do_handshake()
+        except (ssl.SSLError, OSError):
+            # the alert is out: read what the client still sends until it
+            # closes, so that closing sends no RST that would discard the
+            # alert before the client reads it
+            raw = socket.socket(fileno=sock.detach())
+            try:
+                raw.settimeout(5)
+                while raw.recv(65536):
+                    pass
+            except OSError:
+                pass
+            with lock:
+                stats["open"] -= 1
+            raw.close()
+            return
+        extra = tls_fields(sock)
     c = Conn(sock)
     req_no = 0
     try:
@@ -148,7 +201,7 @@ def handle(sock, conn_id):
             with lock:
                 stats["requests"] += 1
             path = target.split("?")[0]
-            ids = [("X-Origin-Conn", conn_id), ("X-Origin-Req", req_no)]
+            ids = [("X-Origin-Conn", conn_id), ("X-Origin-Req", req_no)] + extra
             parts = path.strip("/").split("/")
             head_only = method == "HEAD"
 
@@ -262,16 +315,30 @@ def main():
         print("READY %d" % ls.getsockname()[1], flush=True)
         time.sleep(3600)
         return
+    tls = None
+    if "--tls" in sys.argv:
+        i = sys.argv.index("--tls")
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(sys.argv[i + 1], sys.argv[i + 2])
+        tls.set_alpn_protocols(["http/1.1"])
+        tls.sni_callback = on_sni
+        if "--client-ca" in sys.argv:
+            tls.verify_mode = ssl.CERT_REQUIRED
+            tls.load_verify_locations(sys.argv[sys.argv.index("--client-ca") + 1])
     ls.listen(1024)
     print("READY %d" % ls.getsockname()[1], flush=True)
+    held = []
     while True:
         sock, _ = ls.accept()
+        if "--mute" in sys.argv:
+            held.append(sock)  # open, silent, until the process ends
+            continue
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with lock:
             stats["connections"] += 1
             stats["open"] += 1
             conn_id = stats["connections"]
-        threading.Thread(target=handle, args=(sock, conn_id), daemon=True).start()
+        threading.Thread(target=handle, args=(sock, conn_id, tls), daemon=True).start()
 
 
 if __name__ == "__main__":

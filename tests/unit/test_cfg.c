@@ -44,6 +44,13 @@ static const struct {
         {"upstream", "fail_timeout_ms", "10000"},
         {"upstream", "retry_connect", "on"},
         {"upstream", "host_header", "(null)"},
+        {"upstream", "tls", "off"},
+        {"upstream", "tls_verify", "on"},
+        {"upstream", "tls_ca_file", "(null)"},
+        {"upstream", "tls_server_name", "(null)"},
+        {"upstream", "tls_cert_file", "(null)"},
+        {"upstream", "tls_key_file", "(null)"},
+        {"upstream", "tls_min_version", "1.2"},
         {"route", "host", "(null)"},
         {"route", "path_prefix", "/"},
         {"route", "methods", "0x1ff"},
@@ -102,8 +109,10 @@ static int with_key(char *buf, size_t len, const char *sect, const char *key, co
 		return 2;
 	}
 	if (strcmp(sect, "upstream") == 0) {
-		snprintf(buf, len, "[upstream u]\n%s = %s\n%s[route r]\nupstream = u\n", key, val,
-		         strcmp(key, "servers") ? "servers = 127.0.0.1:1\n" : "");
+		/* the other tls_* keys are an error without it */
+		snprintf(buf, len, "[upstream u]\n%s = %s\n%s%s[route r]\nupstream = u\n", key, val,
+		         strcmp(key, "servers") ? "servers = 127.0.0.1:1\n" : "",
+		         strncmp(key, "tls_", 4) == 0 ? "tls = on\n" : "");
 		return 2;
 	}
 	snprintf(buf, len, "[upstream u]\nservers = 127.0.0.1:1\n[route r]\n%s = %s\n%s", key, val,
@@ -284,6 +293,17 @@ static const struct {
         {"upstream", "host_header", "api.internal:8080", "api.internal:8080", NULL},
         {"upstream", "host_header", "a b", NULL,
          "expected a Host header value like api.internal:8080, got \"a b\""},
+        {"upstream", "tls", "on", "on", NULL},
+        {"upstream", "tls_verify", "off", "off", NULL},
+        {"upstream", "tls_server_name", "API.Internal", "api.internal", NULL},
+        {"upstream", "tls_server_name", "10.0.0.7", "10.0.0.7", NULL},
+        {"upstream", "tls_server_name", "fe80::1", "fe80::1", NULL},
+        {"upstream", "tls_server_name", "a..b", NULL,
+         "expected a host name or an IP address, got \"a..b\""},
+        {"upstream", "tls_server_name", "*.example.com", NULL,
+         "expected a host name or an IP address, got \"*.example.com\""},
+        {"upstream", "tls_min_version", "1.3", "1.3", NULL},
+        {"upstream", "tls_min_version", "1.1", NULL, "expected 1.2 or 1.3, got \"1.1\""},
         {"route", "host", "Shop.Example.COM", "shop.example.com", NULL},
         {"route", "host", "*.Example.com", "*.example.com", NULL},
         {"route", "host", "*", NULL,
@@ -617,8 +637,131 @@ Test(cfg, parse_addr)
 			cr_expect_eq(ntohs(((struct sockaddr_in6 *)&a.ss)->sin6_port), t[i].port);
 		}
 	}
-	/* names resolve through the system resolver (localhost: /etc/hosts) */
-	cr_expect_eq(cfg_parse_addr("localhost:81", &a), 0);
+	cr_expect_str_empty(a.name, "an IP literal has no name");
+	/* names resolve through the system resolver (localhost: /etc/hosts);
+	 * the name as written stays, lowercase, for TLS to upstreams */
+	cr_expect_eq(cfg_parse_addr("LocalHost:81", &a), 0);
 	cr_expect(strcmp(a.text, "127.0.0.1:81") == 0 || strcmp(a.text, "[::1]:81") == 0, "%s",
 	          a.text);
+	cr_expect_str_eq(a.name, "localhost");
+}
+
+/* Makes tests/support/mkcerts.sh's standard set in a new directory under
+ * /tmp, whose path it writes to <dir,len>. */
+static void make_certs(char *dir, size_t len)
+{
+	char cmd[512];
+
+	snprintf(dir, len, "/tmp/tg-cfgtls-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd), "sh %s/tests/support/mkcerts.sh %s", TG_SOURCE_DIR, dir);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+static void rm_certs(const char *dir)
+{
+	char cmd[512];
+
+	cr_assert(strncmp(dir, "/tmp/tg-cfgtls-", 15) == 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_expect_eq(system(cmd), 0);
+}
+
+/* Asserts that <text> fails with one error line that starts with <head>,
+ * the certificate directory, then <tail> (OpenSSL's reason follows). */
+static void expect_error_prefix(const char *text, const char *head, const char *tail)
+{
+	struct cfg *c;
+	int rc;
+	char *err = load(text, &c, &rc);
+	size_t n = strlen(head);
+	bool ok = strncmp(err, head, n) == 0 && strncmp(err + n, "/tmp/tg-cfgtls-", 15) == 0 &&
+	          strlen(err) > n + 21 && strncmp(err + n + 21, tail, strlen(tail)) == 0;
+
+	cr_expect_eq(rc, -EINVAL);
+	cr_expect_null(c);
+	cr_expect(ok, "got %s", err);
+	cr_expect_eq(strchr(err, '\n'), err + strlen(err) - 1, "one line: %s", err);
+	free(err);
+}
+
+#define UPS_HEAD "[upstream u]\nservers = 127.0.0.1:1\n" /* lines 1 and 2 */
+#define ROUTE    "[route r]\nupstream = u\n"
+
+/* [upstream] tls = on and its keys: what hangs together, and the files
+ * read at load, each error at its key's line. */
+Test(cfg, upstream_tls)
+{
+	char d[64], text[2048], want[2048];
+	struct cfg *c;
+
+	make_certs(d, sizeof(d));
+	expect_errors("tls keys need tls = on",
+	              UPS_HEAD "tls_ca_file = /x.pem\ntls_verify = off\n" ROUTE,
+	              "t.ini:3: [upstream u] tls_ca_file: needs tls = on in this section\n"
+	              "t.ini:4: [upstream u] tls_verify: needs tls = on in this section\n");
+	expect_errors("tls = off, said so", UPS_HEAD "tls = off\ntls_server_name = a.test\n" ROUTE,
+	              "t.ini:4: [upstream u] tls_server_name: needs tls = on in this section\n");
+	expect_errors("a version without tls", UPS_HEAD "tls_min_version = 1.3\n" ROUTE,
+	              "t.ini:3: [upstream u] tls_min_version: needs tls = on in this section\n");
+	/* the defaults spelled out, as /config writes them: no mistake */
+	c = load_ok(UPS_HEAD "tls = off\ntls_verify = on\ntls_min_version = 1.2\n" ROUTE);
+	cr_expect(!c->upstreams[0].tls);
+	cfg_free(c);
+	expect_errors("h2 needs tls", UPS_HEAD "protocol = h2\n" ROUTE,
+	              "t.ini:3: [upstream u] protocol: h2 is HTTP/2 over TLS and needs tls = on "
+	              "(HTTP/2 in cleartext is h2c)\n");
+	expect_errors("h2c is cleartext", UPS_HEAD "tls = on\nprotocol = h2c\n" ROUTE,
+	              "t.ini:4: [upstream u] protocol: h2c is HTTP/2 in cleartext; with tls = on, "
+	              "use protocol = h2\n");
+	snprintf(text, sizeof(text), UPS_HEAD "tls = on\ntls_ca_file = %s/nope.pem\n" ROUTE, d);
+	snprintf(want, sizeof(want),
+	         "t.ini:4: [upstream u] tls_ca_file: cannot read CA file \"%s/nope.pem\": No such "
+	         "file or directory\n",
+	         d);
+	expect_errors("CA file missing", text, want);
+	snprintf(text, sizeof(text), UPS_HEAD "tls = on\ntls_ca_file = %s/ca.key\n" ROUTE, d);
+	snprintf(want, sizeof(want),
+	         "t.ini:4: [upstream u] tls_ca_file: no PEM certificate in CA file \"%s/ca.key\"\n",
+	         d);
+	expect_errors("CA file without a certificate", text, want);
+	snprintf(text, sizeof(text), UPS_HEAD "tls = on\ntls_cert_file = %s/client.pem\n" ROUTE, d);
+	expect_errors("certificate without key", text,
+	              "t.ini:4: [upstream u] tls_cert_file: tls_cert_file and tls_key_file go "
+	              "together: set both or neither\n");
+	snprintf(text, sizeof(text), UPS_HEAD "tls = on\ntls_key_file = %s/client.key\n" ROUTE, d);
+	expect_errors("key without certificate", text,
+	              "t.ini:4: [upstream u] tls_key_file: tls_cert_file and tls_key_file go "
+	              "together: set both or neither\n");
+	snprintf(text, sizeof(text),
+	         UPS_HEAD
+	         "tls = on\ntls_cert_file = %s/client.pem\ntls_key_file = %s/a.key\n" ROUTE,
+	         d, d);
+	expect_error_prefix(text, "t.ini:5: [upstream u] tls_key_file: cannot load private key \"",
+	                    "/a.key\": ");
+	snprintf(text, sizeof(text),
+	         UPS_HEAD "tls = on\ntls_cert_file = %s/none.pem\ntls_key_file = %s/a.key\n" ROUTE,
+	         d, d);
+	expect_error_prefix(text,
+	                    "t.ini:4: [upstream u] tls_cert_file: cannot load certificate chain \"",
+	                    "/none.pem\": ");
+
+	/* all of it, consistent */
+	snprintf(text, sizeof(text),
+	         UPS_HEAD "protocol = h2\ntls = on\ntls_verify = off\ntls_ca_file = %s/ca.pem\n"
+	                  "tls_server_name = A.Test\ntls_cert_file = %s/client.pem\n"
+	                  "tls_key_file = %s/client.key\ntls_min_version = 1.3\n" ROUTE,
+	         d, d, d);
+	c = load_ok(text);
+	cr_expect(c->upstreams[0].tls);
+	cr_expect(!c->upstreams[0].tls_verify);
+	cr_expect_eq(c->upstreams[0].protocol, CFG_PROTO_H2);
+	cr_expect_str_eq(c->upstreams[0].tls_server_name, "a.test");
+	cr_expect_eq(c->upstreams[0].tls_min_version, CFG_TLS_1_3);
+	cfg_free(c);
+	c = load_ok(UPS_HEAD "tls = on\n" ROUTE);
+	cr_expect(c->upstreams[0].tls_verify, "verified by default");
+	cr_expect_null(c->upstreams[0].tls_ca_file);
+	cfg_free(c);
+	rm_certs(d);
 }

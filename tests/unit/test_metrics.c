@@ -179,6 +179,14 @@ static const char exact_want[] =
         "connected.\n"
         "# TYPE tracegate_upstream_pool_misses_total counter\n"
         "tracegate_upstream_pool_misses_total{upstream=\"orders\"} 1\n"
+        "# HELP tracegate_upstream_tls_failures_total TLS handshakes with an upstream's servers "
+        "that failed or timed out.\n"
+        "# TYPE tracegate_upstream_tls_failures_total counter\n"
+        "tracegate_upstream_tls_failures_total{upstream=\"orders\"} 1\n"
+        "# HELP tracegate_upstream_tls_resumed_total TLS connections to an upstream's servers "
+        "that resumed a session.\n"
+        "# TYPE tracegate_upstream_tls_resumed_total counter\n"
+        "tracegate_upstream_tls_resumed_total{upstream=\"orders\"} 2\n"
         "# HELP tracegate_upstream_connections Open connections to the upstream's servers.\n"
         "# TYPE tracegate_upstream_connections gauge\n"
         "tracegate_upstream_connections{upstream=\"orders\"} 2\n"
@@ -216,6 +224,9 @@ static struct metrics *small_registry(void)
 	metrics_ups_inc(w0, 0, METRICS_UPS_POOL_HITS);
 	metrics_ups_inc(w1, 0, METRICS_UPS_POOL_HITS);
 	metrics_ups_inc(w1, 0, METRICS_UPS_POOL_MISSES);
+	metrics_ups_inc(w0, 0, METRICS_UPS_TLS_FAILURES);
+	metrics_ups_inc(w0, 0, METRICS_UPS_TLS_RESUMED);
+	metrics_ups_inc(w1, 0, METRICS_UPS_TLS_RESUMED);
 	metrics_ups_conns_add(w0, 0, 1);
 	metrics_ups_conns_add(w1, 0, 1);
 	metrics_ups_conns_add(w1, 0, 1);

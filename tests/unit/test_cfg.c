@@ -737,8 +737,8 @@ Test(cfg, upstream_tls)
 	         UPS_HEAD
 	         "tls = on\ntls_cert_file = %s/client.pem\ntls_key_file = %s/a.key\n" ROUTE,
 	         d, d);
-	expect_error_prefix(text, "t.ini:5: [upstream u] tls_key_file: cannot load private key \"",
-	                    "/a.key\": ");
+	expect_error_prefix(text, "t.ini:5: [upstream u] tls_key_file: private key \"",
+	                    "/a.key\" does not match the certificate in ");
 	snprintf(text, sizeof(text),
 	         UPS_HEAD "tls = on\ntls_cert_file = %s/none.pem\ntls_key_file = %s/a.key\n" ROUTE,
 	         d, d);

@@ -18,6 +18,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <nghttp2/nghttp2.h>
 
 #include "cfg.h"
@@ -53,6 +54,10 @@ struct h2u_conn {
 	bool connected;
 	bool dead; /* takes no new stream; freed from the timer once empty or dead */
 	bool gone; /* the socket failed: free at once */
+	/* writes what h2u_send() framed after the callbacks already due in
+	 * this loop pass: the requests a client's read started go out in one
+	 * write (as in h2c.c) */
+	struct event flush_ev;
 	TAILQ_ENTRY(h2u_conn) link;
 };
 
@@ -162,6 +167,16 @@ static void h2u_send(struct h2u_conn *hc)
 	hc->busy--;
 	if (!nghttp2_session_want_read(hc->ss) && !nghttp2_session_want_write(hc->ss))
 		h2u_kill(hc);
+	if (evbuffer_get_length(out))
+		event_active(&hc->flush_ev, EV_WRITE, 1);
+}
+
+static void h2u_on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct h2u_conn *hc = arg;
+
+	(void)fd;
+	(void)what;
 	conn_flush(hc->uc->bev);
 }
 
@@ -474,6 +489,7 @@ static void h2u_free(struct h2u_conn *hc)
 	}
 	nghttp2_session_del(hc->ss);
 	event_free(hc->timer);
+	event_del(&hc->flush_ev);
 	upool_free(hc->uc);
 	free(hc);
 }
@@ -657,6 +673,7 @@ static struct h2u_conn *h2u_connect(struct ups_server *s)
 	nghttp2_session_callbacks_del(cb);
 	hc->srv = s;
 	TAILQ_INIT(&hc->streams);
+	event_assign(&hc->flush_ev, s->ups->w->base, -1, 0, h2u_on_flush, hc);
 	bufferevent_setcb(hc->uc->bev, h2u_on_read, h2u_on_write, h2u_on_event, hc);
 	bufferevent_setwatermark(hc->uc->bev, EV_WRITE, H2U_OUT_HIGH / 4, 0);
 	/* a handshake waits on reads too: connect_timeout_ms bounds both */

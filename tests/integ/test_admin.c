@@ -24,20 +24,6 @@ static void teardown(void)
 
 TestSuite(admin, .init = setup, .fini = teardown, .timeout = 60);
 
-/* The admin port the gateway logged. */
-static int admin_port(void)
-{
-	char *log = harness_slurp(gw.err_path);
-	const char *p = strstr(log, "admin listening on ");
-	int port;
-
-	cr_assert_not_null(p, "no admin listener in: %s", log);
-	port = atoi(strchr(p + 19, ':') + 1);
-	free(log);
-	cr_assert_gt(port, 0);
-	return port;
-}
-
 static void start(void)
 {
 	harness_gw_start(&gw,
@@ -54,7 +40,7 @@ Test(admin, health_ready_and_unknown_paths)
 	int port;
 
 	start();
-	port = admin_port();
+	port = harness_admin_port(&gw);
 	harness_request(port, "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n", &r);
 	cr_assert_eq(r.status, 200);
 	cr_assert_str_eq(r.body, "ok\n");
@@ -79,7 +65,7 @@ Test(admin, oversized_body_is_413)
 	int port, n;
 
 	start();
-	port = admin_port();
+	port = harness_admin_port(&gw);
 	n = snprintf(req, sizeof(req),
 	             "POST /v1/traces HTTP/1.1\r\nHost: a\r\nContent-Length: 2048\r\n\r\n");
 	memset(req + n, 'x', 2048);
@@ -96,7 +82,7 @@ Test(admin, not_ready_while_draining)
 	int port, fd;
 
 	start();
-	port = admin_port();
+	port = harness_admin_port(&gw);
 	/* a slow request keeps the gateway draining for a while */
 	fd = harness_connect(gw.port);
 	harness_send_str(fd, "GET /slow/1500 HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -130,7 +116,7 @@ Test(admin, trace_store_api)
 	                 "[tracing]\nexporters = memory\n[exporter.memory]\ndelay_ms = 20\n"
 	                 "[admin]\nlisten = 127.0.0.1:0\n",
 	                 origin.port);
-	port = admin_port();
+	port = harness_admin_port(&gw);
 	harness_request(gw.port,
 	                "GET /cart HTTP/1.1\r\nHost: a\r\ntraceparent: "
 	                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n",
@@ -195,7 +181,7 @@ Test(admin, metrics_count_requests_and_spans_and_pass_promtool)
 	                 "[tracing]\nexporters = memory\n[exporter.memory]\ndelay_ms = 20\n"
 	                 "[admin]\nlisten = 127.0.0.1:0\n",
 	                 origin.port);
-	port = admin_port();
+	port = harness_admin_port(&gw);
 	for (int i = 0; i < 3; i++) {
 		harness_request(gw.port, "GET /a HTTP/1.1\r\nHost: a\r\n\r\n", &r);
 		cr_assert_eq(r.status, 200);
@@ -253,7 +239,7 @@ Test(admin, config_shows_effective_values_without_secrets)
 	                 "[exporter.otlp]\nheaders = authorization=Bearer s3cr3t\n"
 	                 "[admin]\nlisten = 127.0.0.1:0\n",
 	                 origin.port);
-	port = admin_port();
+	port = harness_admin_port(&gw);
 	harness_request(port, "GET /config HTTP/1.1\r\nHost: a\r\n\r\n", &r);
 	cr_assert_eq(r.status, 200);
 	cr_assert_null(strstr(r.body, "s3cr3t"), "a secret leaked: %s", r.body);
@@ -310,7 +296,7 @@ Test(admin, otlp_ingest_refuses_what_it_cannot_read)
 	                 "[upstream o]\nservers = 127.0.0.1:%d\n[route r]\nupstream = o\n"
 	                 "[tracing]\nexporters = memory\n[admin]\nlisten = 127.0.0.1:0\n",
 	                 origin.port);
-	port = admin_port();
+	port = harness_admin_port(&gw);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		harness_request(port, cases[i][0], &r);
 		cr_expect_eq(r.status, atoi(cases[i][1]), "case %zu: %d %s", i, r.status, r.body);

@@ -92,32 +92,11 @@ static char *sh(int *st, int ms, const char *fmt, ...)
 	return out;
 }
 
-static int admin_port(void)
-{
-	char *log = harness_slurp(gw.err_path);
-	const char *p = strstr(log, "admin listening on ");
-	int port;
-
-	cr_assert_not_null(p, "no admin listener in: %s", log);
-	port = atoi(strchr(p + 19, ':') + 1);
-	free(log);
-	return port;
-}
-
 /* The value of sample <name> (labels included) in the gateway's /metrics. */
 static long metric(const char *name)
 {
-	struct hresp r;
-	size_t n = strlen(name);
-	long v = -1;
+	long v = harness_metric(&gw, name);
 
-	harness_request(admin_port(),
-	                "GET /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", &r);
-	cr_assert_eq(r.status, 200);
-	for (const char *p = r.body; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-		if (strncmp(p, name, n) == 0 && p[n] == ' ')
-			v = atol(p + n + 1);
-	harness_resp_free(&r);
 	cr_assert_geq(v, 0, "no %s in /metrics", name);
 	return v;
 }

@@ -78,35 +78,6 @@ static void reload(int n)
 	sleep_ms(50);
 }
 
-static int admin_port(void)
-{
-	char *log = harness_slurp(gw.err_path);
-	const char *p = strstr(log, "admin listening on ");
-	int port;
-
-	cr_assert_not_null(p, "no admin listener in: %s", log);
-	port = atoi(strchr(p + 19, ':') + 1);
-	free(log);
-	return port;
-}
-
-static long metric(const char *name)
-{
-	struct hresp r;
-	char req[128];
-	const char *p;
-	long v = -1;
-
-	snprintf(req, sizeof(req), "GET /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
-	harness_request(admin_port(), req, &r);
-	cr_assert_eq(r.status, 200);
-	for (p = strstr(r.body, name); p; p = strstr(p + 1, name))
-		if (p[strlen(name)] == ' ')
-			v = atol(p + strlen(name) + 1);
-	harness_resp_free(&r);
-	return v;
-}
-
 /* ---- load: client threads that never assert (criterion asserts belong to
  * the test's thread), they count ---- */
 
@@ -263,8 +234,8 @@ Test(reload, twenty_reloads_under_load_fail_nothing_and_lose_no_span)
 	             atomic_load(&l.failed), atomic_load(&l.ok) + atomic_load(&l.failed),
 	             l.first_error);
 	cr_expect_geq(atomic_load(&l.ok), 20 * 40, "only %ld requests", atomic_load(&l.ok));
-	cr_expect_eq(metric("tracegate_config_reloads_total"), 20);
-	cr_expect_eq(metric("tracegate_config_reload_failures_total"), 0);
+	cr_expect_eq(harness_metric(&gw, "tracegate_config_reloads_total"), 20);
+	cr_expect_eq(harness_metric(&gw, "tracegate_config_reload_failures_total"), 0);
 	log = harness_gw_stop_log(&gw, false);
 	/* no span lost: every sampled request in the access log has its
 	 * SERVER span in the file, and the exporter says it dropped none */
@@ -381,8 +352,8 @@ Test(reload, bad_file_and_restart_keys_are_refused_and_the_running_config_stays)
 	harness_request(gw.port, "GET /s/x HTTP/1.1\r\nHost: a\r\n\r\n", &r);
 	cr_expect_eq(r.status, 404);
 	harness_resp_free(&r);
-	cr_expect_eq(metric("tracegate_config_reload_failures_total"), 2);
-	cr_expect_eq(metric("tracegate_config_reloads_total"), 0);
+	cr_expect_eq(harness_metric(&gw, "tracegate_config_reload_failures_total"), 2);
+	cr_expect_eq(harness_metric(&gw, "tracegate_config_reloads_total"), 0);
 	/* the same file without the restart changes goes through */
 	base[strstr(base, "workers = 3") - base + 10] = '2';
 	harness_gw_rewrite(&gw, "%s[route s]\npath_prefix = /s/\nupstream = o\n", base);
@@ -390,7 +361,7 @@ Test(reload, bad_file_and_restart_keys_are_refused_and_the_running_config_stays)
 	harness_request(gw.port, "GET /s/x HTTP/1.1\r\nHost: a\r\n\r\n", &r);
 	cr_expect_eq(r.status, 200);
 	harness_resp_free(&r);
-	cr_expect_eq(metric("tracegate_config_reloads_total"), 1);
+	cr_expect_eq(harness_metric(&gw, "tracegate_config_reloads_total"), 1);
 	harness_gw_stop(&gw, true); /* the refusals were logged as errors */
 }
 

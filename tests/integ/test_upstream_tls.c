@@ -62,35 +62,6 @@ static void gw_start(const char *servers_host, const char *more, const char *tai
 
 #define ADMIN "[admin]\nlisten = 127.0.0.1:0\n"
 
-static int admin_port(void)
-{
-	char *log = harness_slurp(gw.err_path);
-	const char *p = strstr(log, "admin listening on ");
-	int port;
-
-	cr_assert_not_null(p, "no admin listener in: %s", log);
-	port = atoi(strchr(p + 19, ':') + 1);
-	free(log);
-	return port;
-}
-
-/* The value of metric line <name> (labels included), or -1. */
-static long metric(const char *name)
-{
-	struct hresp r;
-	const char *p;
-	long v = -1;
-
-	harness_request(admin_port(),
-	                "GET /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", &r);
-	cr_assert_eq(r.status, 200);
-	for (p = strstr(r.body, name); p; p = strstr(p + 1, name))
-		if (p[strlen(name)] == ' ')
-			v = atol(p + strlen(name) + 1);
-	harness_resp_free(&r);
-	return v;
-}
-
 #define TLS_FAILURES "tracegate_upstream_tls_failures_total{upstream=\"o\"}"
 #define TLS_RESUMED  "tracegate_upstream_tls_resumed_total{upstream=\"o\"}"
 
@@ -175,8 +146,8 @@ Test(upstream_tls, get_and_post_on_one_kept_alive_tls_connection)
 	cr_expect_str_eq(harness_field(&r, "X-Origin-Conn"), conn, "tickets kept it alive");
 	harness_resp_free(&r);
 	harness_close(fd);
-	cr_expect_eq(metric("tracegate_upstream_pool_hits_total{upstream=\"o\"}"), 2);
-	cr_expect_eq(metric(TLS_FAILURES), 0);
+	cr_expect_eq(harness_metric(&gw, "tracegate_upstream_pool_hits_total{upstream=\"o\"}"), 2);
+	cr_expect_eq(harness_metric(&gw, TLS_FAILURES), 0);
 	harness_gw_stop(&gw, false);
 }
 
@@ -248,9 +219,10 @@ Test(upstream_tls, untrusted_chain_is_a_502_then_a_reload_with_tls_verify_off_wo
 	get_once("/echo", &r);
 	cr_expect_eq(r.status, 502, "%s", r.head);
 	harness_resp_free(&r);
-	cr_expect_eq(metric(TLS_FAILURES), 2);
-	cr_expect_eq(metric("tracegate_upstream_connect_failures_total{upstream=\"o\"}"), 0,
-	             "counted as TLS failures only");
+	cr_expect_eq(harness_metric(&gw, TLS_FAILURES), 2);
+	cr_expect_eq(
+	        harness_metric(&gw, "tracegate_upstream_connect_failures_total{upstream=\"o\"}"), 0,
+	        "counted as TLS failures only");
 	cr_expect(log_has("upstream TLS handshake failed: certificate verify failed: unable to get "
 	                  "local issuer certificate"));
 
@@ -267,7 +239,7 @@ Test(upstream_tls, untrusted_chain_is_a_502_then_a_reload_with_tls_verify_off_wo
 	get_once("/echo", &r);
 	cr_expect_eq(r.status, 200, "%s", r.head);
 	harness_resp_free(&r);
-	cr_expect_eq(metric(TLS_FAILURES), 2);
+	cr_expect_eq(harness_metric(&gw, TLS_FAILURES), 2);
 	log = harness_gw_stop_log(&gw, false);
 	free(log);
 }
@@ -295,7 +267,7 @@ Test(upstream_tls, client_certificate_when_the_origin_requires_one)
 	get_once("/echo", &r);
 	cr_expect_eq(r.status, 502, "%s", r.head);
 	harness_resp_free(&r);
-	cr_expect_eq(metric(TLS_FAILURES), 1);
+	cr_expect_eq(harness_metric(&gw, TLS_FAILURES), 1);
 	log = harness_gw_stop_log(&gw, false);
 	cr_expect_not_null(strstr(log, "upstream TLS handshake failed: "), "%s", log);
 	cr_expect_not_null(strstr(log, "certificate required"), "the origin's alert: %s", log);
@@ -317,7 +289,7 @@ Test(upstream_tls, handshake_bounded_by_connect_timeout)
 	cr_expect_eq(r.status, 502, "%s", r.head);
 	cr_expect(ms >= 250 && ms < 3000, "answered after %ld ms", ms);
 	harness_resp_free(&r);
-	cr_expect_eq(metric(TLS_FAILURES), 1);
+	cr_expect_eq(harness_metric(&gw, TLS_FAILURES), 1);
 	log = harness_gw_stop_log(&gw, false);
 	cr_expect_not_null(strstr(log, "upstream TLS handshake failed: handshake not done within "
 	                               "connect_timeout_ms"),
@@ -343,7 +315,7 @@ Test(upstream_tls, sessions_resume_on_new_connections)
 	cr_expect_str_eq(harness_field(&r, "X-Origin-Conn"), "2");
 	cr_expect_str_eq(harness_field(&r, "X-Origin-TLS-Resumed"), "1");
 	harness_resp_free(&r);
-	cr_expect_eq(metric(TLS_RESUMED), 1);
+	cr_expect_eq(harness_metric(&gw, TLS_RESUMED), 1);
 	harness_gw_stop(&gw, false);
 }
 
@@ -501,7 +473,7 @@ Test(upstream_tls, protocol_h2_needs_alpn_h2)
 	get_once("/h2", &r);
 	cr_expect_eq(r.status, 502, "%s", r.head);
 	harness_resp_free(&r);
-	cr_expect_eq(metric(TLS_FAILURES), 1);
+	cr_expect_eq(harness_metric(&gw, TLS_FAILURES), 1);
 	log = harness_gw_stop_log(&gw, false);
 	cr_expect_not_null(strstr(log,
 	                          "upstream TLS handshake failed: the server did not choose h2 "
@@ -563,7 +535,7 @@ Test(upstream_tls, failed_handshake_retries_elsewhere_and_ejects_the_server)
 		cr_expect_eq(r.status, 200, "request %d: %s", i, r.head);
 		harness_resp_free(&r);
 	}
-	cr_expect_eq(metric(TLS_FAILURES), 1, "ejected after its first failure");
-	cr_expect_eq(metric("tracegate_upstream_retries_total{upstream=\"o\"}"), 1);
+	cr_expect_eq(harness_metric(&gw, TLS_FAILURES), 1, "ejected after its first failure");
+	cr_expect_eq(harness_metric(&gw, "tracegate_upstream_retries_total{upstream=\"o\"}"), 1);
 	harness_gw_stop(&gw, false);
 }

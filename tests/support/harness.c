@@ -646,6 +646,36 @@ void harness_origin_open(int port, long *open_conns)
 	harness_resp_free(&r);
 }
 
+int harness_admin_port(const struct hproc *g)
+{
+	char *log = harness_slurp(g->err_path);
+	const char *p = strstr(log, "admin listening on ");
+	int port;
+
+	cr_assert_not_null(p, "no admin listener in: %s", log);
+	p = strchr(p + 19, ':');
+	port = p ? atoi(p + 1) : 0;
+	free(log);
+	cr_assert_gt(port, 0, "no admin port in the log");
+	return port;
+}
+
+long harness_metric(const struct hproc *g, const char *name)
+{
+	struct hresp r;
+	size_t n = strlen(name);
+	long v = -1;
+
+	harness_request(harness_admin_port(g),
+	                "GET /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", &r);
+	cr_assert_eq(r.status, 200, "GET /metrics: %s", r.head);
+	for (const char *p = r.body; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, name, n) == 0 && p[n] == ' ')
+			v = atol(p + n + 1);
+	harness_resp_free(&r);
+	return v;
+}
+
 long harness_rss_kb(pid_t pid)
 {
 	char path[64], *s, *p;

@@ -129,6 +129,15 @@ void harness_origin_stats(int port, long *connections, long *requests);
 /* Connections the origin has open now (the query's own included). */
 void harness_origin_open(int port, long *open_conns);
 
+/* The port of the admin listener gateway <g> logged it listens on
+ * ("admin listening on HOST:PORT"; asserts that it did). */
+int harness_admin_port(const struct hproc *g);
+
+/* The value of sample <name>, labels included as /metrics writes them
+ * (tracegate_h2_abuse_total{kind="protocol"}), in the /metrics of gateway
+ * <g>'s admin listener; -1 when there is no such line. */
+long harness_metric(const struct hproc *g, const char *name);
+
 /* /proc readings for <pid>. */
 long harness_rss_kb(pid_t pid);
 int harness_fd_count(pid_t pid);

@@ -598,6 +598,7 @@ static void trace_server_span(struct txn *t, struct trace_txn *x, const struct t
 	const struct h1_hdr *ua = http_hdr_get(&t->req, "user-agent");
 	size_t plen = q ? (size_t)(q - m->path) : m->path_len;
 	struct span *s = export_reserve(t->w->id);
+	const char *err;
 	char name[160];
 	int n;
 
@@ -639,6 +640,14 @@ static void trace_server_span(struct txn *t, struct trace_txn *x, const struct t
 		/* the client went away: not the server's error, no status sent */
 	} else if (t->status) {
 		trace_status_code(s, t->status, false);
+		/* the head went out, then the upstream failed: the client got a
+		 * cut response (a gRPC call without its status), which is the
+		 * server's error whatever the status code said */
+		if (s->status != SPAN_ST_ERROR && !(t->flags & TXN_F_RESP_DONE) && t->error &&
+		    (err = trace_ups_err(t->ups_err))) {
+			span_attr_str(s, SPAN_A_ERROR_TYPE, err, strlen(err));
+			s->status = SPAN_ST_ERROR;
+		}
 	} else if (t->error) {
 		span_attr_str(s, SPAN_A_ERROR_TYPE, "_OTHER", 6);
 		s->status = SPAN_ST_ERROR;

@@ -428,6 +428,36 @@ Test(trace, failed_attempt_span_and_trace_headers_on_a_502)
 	harness_resp_free(&r);
 }
 
+/* The upstream closes in the middle of a 200's body: the client gets a cut
+ * response, so both spans are errors though the status code was fine. */
+Test(trace, body_cut_by_the_upstream_is_an_error_on_both_spans)
+{
+	char *spans, *span, v[128];
+	const char *kinds[] = {"SERVER", "CLIENT"};
+	int fd;
+	struct hresp r;
+
+	harness_gw_start(&gw, GW_BASE "[tracing]\nexporters = jsonl\n[route r]\nupstream = o\n",
+	                 origin.port);
+	fd = harness_connect(gw.port);
+	harness_send_str(fd, "GET /fault/close-mid-body HTTP/1.1\r\nHost: a\r\n\r\n");
+	cr_assert_eq(harness_read_resp(fd, &r, false, 10000), 0);
+	cr_expect_eq(r.status, 200);
+	cr_expect_not(r.complete);
+	harness_resp_free(&r);
+	harness_close(fd);
+	spans = harness_gw_stop_out(&gw, true);
+	for (int i = 0; i < 2; i++) {
+		span = span_line(spans, kinds[i]);
+		cr_expect_not_null(strstr(span, "\"http.response.status_code\":200"), "%s", span);
+		cr_expect_str_eq(json_str(span, "status", v, sizeof(v)), "ERROR", "%s", span);
+		cr_expect_str_eq(json_str(span, "error.type", v, sizeof(v)), "connection_reset",
+		                 "%s", span);
+		free(span);
+	}
+	free(spans);
+}
+
 Test(trace, access_log_carries_trace_id_span_id_sampled)
 {
 	struct hresp r;

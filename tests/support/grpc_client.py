@@ -1,0 +1,153 @@
+#!/usr/bin/python3
+"""grpc_client.py: a real gRPC client (python3-grpcio) for tests/integ/test_grpc.c.
+
+  grpc_client.py --target 127.0.0.1:PORT [--ca CA.pem --name localhost]
+                 [--authority HOST] [--md key=value ...] CASE [ARG]
+
+Calls one method of tg.test.Echo (tests/support/grpc_origin.py) and prints
+one JSON line: the status code (a number), the details, the initial and
+trailing metadata, and what came back (the messages' count, total length and
+the SHA-256 of their concatenation; "text" too when that is short). Every
+call has a deadline (--deadline seconds, 5 by default), so nothing hangs.
+Plain targets use h2c with prior knowledge; --ca makes it TLS with ALPN h2.
+
+Cases:
+  unary TEXT            Unary with TEXT as the message
+  unary-big N           Unary with N pattern bytes (byte i = (i*31+7) & 0xff)
+  server-stream SPEC    ServerStream with "N[:SIZE]"
+  client-stream A,B,C   ClientStream with one message per comma-separated part
+  bidi A,B,C            BidiStream: sends a part, waits for its reply, sends the next
+  fail CODE             Fail: the server aborts with status CODE
+"""
+import hashlib
+import json
+import sys
+
+import grpc
+
+SVC = "/tg.test.Echo/"
+
+
+def ident(b):
+    return b
+
+
+def pattern(n):
+    return bytes((i * 31 + 7) & 0xFF for i in range(n))
+
+
+def md_dict(md):
+    out = {}
+    for k, v in md or ():
+        out[k] = v if isinstance(v, str) else v.hex()
+    return out
+
+
+def summary(msgs):
+    blob = b"".join(msgs)
+    r = {"count": len(msgs), "len": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
+    if len(blob) <= 256:
+        r["text"] = blob.decode("latin-1")
+    return r
+
+
+def arg(name, default=None):
+    if name in sys.argv:
+        i = sys.argv.index(name)
+        v = sys.argv[i + 1]
+        del sys.argv[i:i + 2]
+        return v
+    return default
+
+
+def main():
+    target = arg("--target")
+    ca = arg("--ca")
+    name = arg("--name", "localhost")
+    authority = arg("--authority")
+    deadline = float(arg("--deadline", "5"))
+    md = []
+    while "--md" in sys.argv:
+        k, _, v = arg("--md").partition("=")
+        md.append((k, v))
+    case, param = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else "")
+    big = 8 * 1024 * 1024
+    opts = [("grpc.max_receive_message_length", big),
+            ("grpc.max_send_message_length", big),
+            ("grpc.enable_http_proxy", 0), ("grpc.enable_retries", 0)]
+    if authority:
+        opts.append(("grpc.default_authority", authority))
+    if ca:
+        with open(ca, "rb") as f:
+            creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+        opts.append(("grpc.ssl_target_name_override", name))
+        ch = grpc.secure_channel(target, creds, options=opts)
+    else:
+        ch = grpc.insecure_channel(target, options=opts)
+
+    res = {"case": case}
+    msgs = []
+    call = None
+    try:
+        if case in ("unary", "unary-big", "fail"):
+            method = {"unary": "Unary", "unary-big": "Unary", "fail": "Fail"}[case]
+            req = pattern(int(param)) if case == "unary-big" else param.encode()
+            res["sent"] = summary([req])
+            f = ch.unary_unary(SVC + method, request_serializer=ident,
+                               response_deserializer=ident)
+            reply, call = f.with_call(req, timeout=deadline, metadata=md)
+            msgs.append(reply)
+        elif case == "server-stream":
+            f = ch.unary_stream(SVC + "ServerStream", request_serializer=ident,
+                                response_deserializer=ident)
+            call = f(param.encode(), timeout=deadline, metadata=md)
+            for m in call:
+                msgs.append(m)
+        elif case == "client-stream":
+            parts = [p.encode() for p in param.split(",")]
+            res["sent"] = summary(parts)
+            f = ch.stream_unary(SVC + "ClientStream", request_serializer=ident,
+                                response_deserializer=ident)
+            reply, call = f.with_call(iter(parts), timeout=deadline, metadata=md)
+            msgs.append(reply)
+        elif case == "bidi":
+            parts = [p.encode() for p in param.split(",")]
+            res["sent"] = summary(parts)
+            f = ch.stream_stream(SVC + "BidiStream", request_serializer=ident,
+                                 response_deserializer=ident)
+            # one message in flight at a time: each reply must come back
+            # before the next message goes, so the gateway relays as it goes
+            # rather than at the end of the stream
+            import queue
+            q = queue.Queue()
+
+            def gen():
+                for p in parts:
+                    yield p
+                    if q.get(timeout=deadline) is None:
+                        return
+
+            call = f(gen(), timeout=deadline, metadata=md)
+            for m in call:
+                msgs.append(m)
+                q.put(m)
+            q.put(None)
+        else:
+            print("unknown case " + case, file=sys.stderr)
+            return 2
+        res["code"] = call.code().value[0]
+        res["details"] = call.details() or ""
+    except grpc.RpcError as e:
+        call = e
+        res["code"] = e.code().value[0]
+        res["details"] = e.details() or ""
+    res["initial"] = md_dict(call.initial_metadata() if call is not None else None)
+    res["trailing"] = md_dict(call.trailing_metadata() if call is not None else None)
+    res["reply"] = summary(msgs)
+    print(json.dumps(res, sort_keys=True, separators=(",", ":")), flush=True)
+    ch.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

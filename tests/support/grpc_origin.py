@@ -1,0 +1,120 @@
+#!/usr/bin/python3
+"""grpc_origin.py: a real gRPC server (python3-grpcio) for tests/integ/test_grpc.c.
+
+No generated code: generic handlers over raw bytes. Listens insecure on
+127.0.0.1 (port 0 unless --port N) and prints "READY <port>" once it serves.
+
+Service tg.test.Echo:
+  Unary         echoes the request bytes; initial metadata echo-traceparent
+                and echo-grpc-timeout carry what arrived, trailing metadata
+                x-trailer: unary-done and x-len: <request length>
+  ServerStream  request "N[:SIZE]": N messages, message i is SIZE bytes of
+                chr(ord('a') + i % 26) (SIZE 8 by default); --die-after-first
+                makes the process exit abruptly after the first message
+  ClientStream  concatenates every request message; trailing x-count: <n>
+  BidiStream    replies to each message with its bytes reversed, as it arrives
+  Fail          aborts with the status named by the request ("5" by default)
+                and the details "no such thing: <request>", with trailing
+                metadata x-fail: yes
+  Slow          waits for the request's first message, replies with one and
+                then holds the stream open (up to 30 s) until cancelled
+"""
+import os
+import sys
+import threading
+import time
+from concurrent import futures
+
+import grpc
+
+
+def ident(b):
+    return b
+
+
+def md_get(ctx, key):
+    for k, v in ctx.invocation_metadata():
+        if k == key:
+            return v
+    return ""
+
+
+def unary(req, ctx):
+    ctx.send_initial_metadata((
+        ("echo-traceparent", md_get(ctx, "traceparent")),
+        ("echo-tracestate", md_get(ctx, "tracestate")),
+    ))
+    ctx.set_trailing_metadata((("x-trailer", "unary-done"), ("x-len", str(len(req)))))
+    return req
+
+
+DIE_AFTER_FIRST = "--die-after-first" in sys.argv
+
+
+def server_stream(req, ctx):
+    text = req.decode()
+    n, _, size = text.partition(":")
+    size = int(size) if size else 8
+    for i in range(int(n)):
+        yield bytes([ord("a") + i % 26]) * size
+        if DIE_AFTER_FIRST:
+            # what a crash looks like to the gateway: the connection just
+            # goes away in the middle of a stream
+            time.sleep(0.2)
+            os._exit(3)
+
+
+def client_stream(it, ctx):
+    parts = [m for m in it]
+    ctx.set_trailing_metadata((("x-count", str(len(parts))),))
+    return b"".join(parts)
+
+
+def bidi(it, ctx):
+    for m in it:
+        yield m[::-1]
+
+
+def fail(req, ctx):
+    code = int(req.decode() or "5")
+    status = next(s for s in grpc.StatusCode if s.value[0] == code)
+    ctx.set_trailing_metadata((("x-fail", "yes"),))
+    ctx.abort(status, "no such thing: " + req.decode())
+
+
+def slow(it, ctx):
+    first = next(it, b"")
+    yield first
+    done = threading.Event()
+    ctx.add_callback(done.set)
+    done.wait(30)
+
+
+def main():
+    port = 0
+    if "--port" in sys.argv:
+        port = int(sys.argv[sys.argv.index("--port") + 1])
+    handlers = {
+        "Unary": grpc.unary_unary_rpc_method_handler(unary, ident, ident),
+        "ServerStream": grpc.unary_stream_rpc_method_handler(server_stream, ident, ident),
+        "ClientStream": grpc.stream_unary_rpc_method_handler(client_stream, ident, ident),
+        "BidiStream": grpc.stream_stream_rpc_method_handler(bidi, ident, ident),
+        "Fail": grpc.unary_unary_rpc_method_handler(fail, ident, ident),
+        "Slow": grpc.stream_stream_rpc_method_handler(slow, ident, ident),
+    }
+    big = 8 * 1024 * 1024
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=16),
+        options=[("grpc.max_receive_message_length", big),
+                 ("grpc.max_send_message_length", big)])
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("tg.test.Echo", handlers),))
+    port = server.add_insecure_port("127.0.0.1:%d" % port)
+    server.start()
+    print("READY %d" % port, flush=True)
+    # bounded, like the other test processes: the harness kills it sooner
+    server.wait_for_termination(timeout=600)
+
+
+if __name__ == "__main__":
+    main()

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -176,7 +177,8 @@ static void stream_sha(int count, size_t size, char out[65])
 Test(grpc, unary_echo_trailers_propagation_and_spans)
 {
 	const char *md[] = {"--md", "traceparent=" TP_CALLER, NULL};
-	char v[128], tp[128], *out, *spans, *client, *server;
+	char v[128], tp[128], blob[513], big[600], *out, *spans, *client, *server;
+	long left;
 
 	harness_gw_start(&gw, GW_BASE "[route r]\nupstream = g\n", origin.port);
 	out = call(gw.port, false, md, "unary", "hello gateway");
@@ -191,6 +193,13 @@ Test(grpc, unary_echo_trailers_propagation_and_spans)
 	cr_assert_eq(strlen(tp), 55, "traceparent upstream: %s", out);
 	cr_expect(strncmp(tp, TP_CALLER, 36) == 0, "trace-id kept: %s", tp);
 	cr_expect(strncmp(tp + 36, "00f067aa0ba902b7", 16) != 0, "parent replaced: %s", tp);
+	/* the deadline (grpc-timeout, 5 s) went along */
+	left = atol(jstr(out, "initial", "echo-deadline-ms", v, sizeof(v)));
+	cr_expect(left > 0 && left <= 5000, "deadline left upstream: %s", out);
+	/* binary metadata (base64 on the wire) in the trailers */
+	for (int i = 0; i < 256; i++)
+		snprintf(blob + 2 * i, 3, "%02x", i);
+	cr_expect_str_eq(jstr(out, "trailing", "x-blob-bin", big, sizeof(big)), blob, "%s", out);
 	free(out);
 
 	spans = harness_gw_stop_out(&gw, false);
@@ -283,6 +292,85 @@ Test(grpc, non_ok_status_reaches_client_and_marks_spans)
 	spans = harness_gw_stop_out(&gw, false);
 	expect_rpc_spans(spans, "Fail", 5);
 	expect_rpc_spans(spans, "Unary", 0);
+	free(spans);
+}
+
+/* Messages first, then a non-OK status: grpc-status in the trailers. */
+Test(grpc, non_ok_status_after_messages)
+{
+	char v[128], *out, *spans;
+
+	harness_gw_start(&gw, GW_BASE "[route r]\nupstream = g\n", origin.port);
+	out = call(gw.port, false, NULL, "stream-fail", "3:9");
+	cr_assert_eq(jint(out, NULL, "code"), 9, "FAILED_PRECONDITION: %s", out);
+	cr_expect_str_eq(jstr(out, NULL, "details", v, sizeof(v)), "failed after 3", "%s", out);
+	cr_expect_str_eq(jstr(out, "reply", "text", v, sizeof(v)), "m0m1m2", "%s", out);
+	free(out);
+	out = call(gw.port, false, NULL, "unimplemented", "x");
+	cr_expect_eq(jint(out, NULL, "code"), 12, "UNIMPLEMENTED: %s", out);
+	free(out);
+	spans = harness_gw_stop_out(&gw, false);
+	expect_rpc_spans(spans, "StreamFail", 9);
+	expect_rpc_spans(spans, "Nope", 12);
+	free(spans);
+}
+
+/* Calls at once from one client connection: streams multiplexed on the
+ * gateway's connection(s) to the server, each answer on its own stream. */
+Test(grpc, parallel_calls_multiplexed)
+{
+	char *out, *spans, *s;
+	int n = 0;
+
+	harness_gw_start(&gw,
+	                 "[gateway]\nlisten = 127.0.0.1:0\nworkers = 1\naccess_log = off\n"
+	                 "[upstream g]\nservers = 127.0.0.1:%d\nprotocol = h2c\n"
+	                 "[tracing]\nexporters = jsonl\n[route r]\nupstream = g\n",
+	                 origin.port);
+	out = call(gw.port, false, NULL, "parallel", "64");
+	cr_expect_eq(jint(out, NULL, "ok"), 64, "%s", out);
+	free(out);
+	spans = harness_gw_stop_out(&gw, false);
+	while ((s = span_of(spans, "SERVER", "Unary", n))) {
+		cr_expect_eq(jint(s, NULL, "rpc.grpc.status_code"), 0, "%s", s);
+		free(s);
+		n++;
+	}
+	cr_expect_eq(n, 64, "SERVER spans: %s", spans);
+	free(spans);
+}
+
+/* The client cancels a call the server holds open: the gateway resets the
+ * upstream stream, and the server's handler learns it was cancelled. */
+Test(grpc, client_cancel_reaches_the_server)
+{
+	char v[128], *out, *spans, *s;
+	long deadline;
+
+	harness_gw_start(&gw, GW_BASE "[route r]\nupstream = g\n", origin.port);
+	out = call(gw.port, false, NULL, "cancel", "stop-me");
+	cr_expect_eq(jint(out, NULL, "code"), 1, "CANCELLED: %s", out);
+	cr_expect_str_eq(jstr(out, "reply", "text", v, sizeof(v)), "stop-me", "%s", out);
+	free(out);
+	deadline = harness_now_ms() + 5000;
+	for (;;) {
+		char *o = harness_slurp(origin.out_path);
+		bool seen = strstr(o, "CANCELLED stop-me\n") != NULL;
+
+		free(o);
+		if (seen)
+			break;
+		cr_assert_lt(harness_now_ms(), deadline, "the server never saw the cancel");
+		usleep(10000);
+	}
+	out = call(gw.port, false, NULL, "unary", "after");
+	cr_expect_eq(jint(out, NULL, "code"), 0, "%s", out);
+	free(out);
+	spans = harness_gw_stop_out(&gw, false);
+	s = span_of(spans, "SERVER", "Slow", 0);
+	cr_assert_not_null(s, "%s", spans);
+	cr_expect_eq(jint(s, NULL, "rpc.grpc.status_code"), -1, "no status came: %s", s);
+	free(s);
 	free(spans);
 }
 

@@ -18,6 +18,11 @@ Cases:
   client-stream A,B,C   ClientStream with one message per comma-separated part
   bidi A,B,C            BidiStream: sends a part, waits for its reply, sends the next
   fail CODE             Fail: the server aborts with status CODE
+  stream-fail N:CODE    StreamFail: N messages, then status CODE in trailers
+  unimplemented TEXT    a method the server does not have
+  cancel TEXT           Slow: sends TEXT, waits for its echo, then cancels
+  parallel N            N Unary calls at once on one channel, payload "p<i>"
+                        repeated i+1 times; "ok" counts the right echoes
 """
 import hashlib
 import json
@@ -97,8 +102,14 @@ def main():
                                response_deserializer=ident)
             reply, call = f.with_call(req, timeout=deadline, metadata=md)
             msgs.append(reply)
-        elif case == "server-stream":
-            f = ch.unary_stream(SVC + "ServerStream", request_serializer=ident,
+        elif case == "unimplemented":
+            f = ch.unary_unary(SVC + "Nope", request_serializer=ident,
+                               response_deserializer=ident)
+            reply, call = f.with_call(param.encode(), timeout=deadline, metadata=md)
+            msgs.append(reply)
+        elif case in ("server-stream", "stream-fail"):
+            method = "ServerStream" if case == "server-stream" else "StreamFail"
+            f = ch.unary_stream(SVC + method, request_serializer=ident,
                                 response_deserializer=ident)
             call = f(param.encode(), timeout=deadline, metadata=md)
             for m in call:
@@ -132,6 +143,35 @@ def main():
                 msgs.append(m)
                 q.put(m)
             q.put(None)
+        elif case == "cancel":
+            import queue
+            q = queue.Queue()
+
+            def gen():
+                yield param.encode()
+                q.get(timeout=deadline)
+
+            f = ch.stream_stream(SVC + "Slow", request_serializer=ident,
+                                 response_deserializer=ident)
+            call = f(gen(), timeout=deadline, metadata=md)
+            msgs.append(next(call))
+            call.cancel()
+            q.put(None)
+        elif case == "parallel":
+            f = ch.unary_unary(SVC + "Unary", request_serializer=ident,
+                               response_deserializer=ident)
+            want = [(b"p%d" % i) * (i + 1) for i in range(int(param))]
+            futs = [f.future(w, timeout=deadline, metadata=md) for w in want]
+            ok = 0
+            codes = {}
+            for w, fu in zip(want, futs):
+                c = fu.code().value[0]
+                codes[str(c)] = codes.get(str(c), 0) + 1
+                if c == 0 and fu.result() == w:
+                    ok += 1
+            res["ok"] = ok
+            res["codes"] = codes
+            call = futs[0]
         else:
             print("unknown case " + case, file=sys.stderr)
             return 2

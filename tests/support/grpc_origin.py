@@ -6,8 +6,10 @@ No generated code: generic handlers over raw bytes. Listens insecure on
 
 Service tg.test.Echo:
   Unary         echoes the request bytes; initial metadata echo-traceparent
-                and echo-grpc-timeout carry what arrived, trailing metadata
-                x-trailer: unary-done and x-len: <request length>
+                and echo-tracestate carry what arrived, echo-deadline-ms the
+                time left before the call's deadline (-1 without one);
+                trailing metadata x-trailer: unary-done, x-len: <request
+                length> and x-blob-bin: bytes 0..255 (binary metadata)
   ServerStream  request "N[:SIZE]": N messages, message i is SIZE bytes of
                 chr(ord('a') + i % 26) (SIZE 8 by default); --die-after-first
                 makes the process exit abruptly after the first message
@@ -16,8 +18,12 @@ Service tg.test.Echo:
   Fail          aborts with the status named by the request ("5" by default)
                 and the details "no such thing: <request>", with trailing
                 metadata x-fail: yes
+  StreamFail    request "N:CODE": N messages "m<i>", then the status CODE
+                with the details "failed after N" (grpc-status in trailers)
   Slow          waits for the request's first message, replies with one and
-                then holds the stream open (up to 30 s) until cancelled
+                then holds the stream open (up to 30 s) until the client
+                cancels it; then prints "CANCELLED <first message>"
+Other methods get UNIMPLEMENTED from grpcio itself.
 """
 import os
 import sys
@@ -40,11 +46,14 @@ def md_get(ctx, key):
 
 
 def unary(req, ctx):
+    left = ctx.time_remaining()
     ctx.send_initial_metadata((
         ("echo-traceparent", md_get(ctx, "traceparent")),
         ("echo-tracestate", md_get(ctx, "tracestate")),
+        ("echo-deadline-ms", str(int(left * 1000)) if left is not None else "-1"),
     ))
-    ctx.set_trailing_metadata((("x-trailer", "unary-done"), ("x-len", str(len(req)))))
+    ctx.set_trailing_metadata((("x-trailer", "unary-done"), ("x-len", str(len(req))),
+                               ("x-blob-bin", bytes(range(256)))))
     return req
 
 
@@ -75,11 +84,20 @@ def bidi(it, ctx):
         yield m[::-1]
 
 
+def status_of(code):
+    return next(s for s in grpc.StatusCode if s.value[0] == code)
+
+
 def fail(req, ctx):
-    code = int(req.decode() or "5")
-    status = next(s for s in grpc.StatusCode if s.value[0] == code)
     ctx.set_trailing_metadata((("x-fail", "yes"),))
-    ctx.abort(status, "no such thing: " + req.decode())
+    ctx.abort(status_of(int(req.decode() or "5")), "no such thing: " + req.decode())
+
+
+def stream_fail(req, ctx):
+    n, _, code = req.decode().partition(":")
+    for i in range(int(n)):
+        yield b"m%d" % i
+    ctx.abort(status_of(int(code)), "failed after " + n)
 
 
 def slow(it, ctx):
@@ -87,7 +105,8 @@ def slow(it, ctx):
     yield first
     done = threading.Event()
     ctx.add_callback(done.set)
-    done.wait(30)
+    if done.wait(30) and not ctx.is_active():
+        print("CANCELLED " + first.decode(), flush=True)
 
 
 def main():
@@ -100,6 +119,7 @@ def main():
         "ClientStream": grpc.stream_unary_rpc_method_handler(client_stream, ident, ident),
         "BidiStream": grpc.stream_stream_rpc_method_handler(bidi, ident, ident),
         "Fail": grpc.unary_unary_rpc_method_handler(fail, ident, ident),
+        "StreamFail": grpc.unary_stream_rpc_method_handler(stream_fail, ident, ident),
         "Slow": grpc.stream_stream_rpc_method_handler(slow, ident, ident),
     }
     big = 8 * 1024 * 1024

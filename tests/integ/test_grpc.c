@@ -176,7 +176,8 @@ static void stream_sha(int count, size_t size, char out[65])
 
 Test(grpc, unary_echo_trailers_propagation_and_spans)
 {
-	const char *md[] = {"--md", "traceparent=" TP_CALLER, NULL};
+	const char *md[] = {"--md", "traceparent=" TP_CALLER, "--md", "x-client=from the caller",
+	                    NULL};
 	char v[128], tp[128], blob[513], big[600], *out, *spans, *client, *server;
 	long left;
 
@@ -193,6 +194,8 @@ Test(grpc, unary_echo_trailers_propagation_and_spans)
 	cr_assert_eq(strlen(tp), 55, "traceparent upstream: %s", out);
 	cr_expect(strncmp(tp, TP_CALLER, 36) == 0, "trace-id kept: %s", tp);
 	cr_expect(strncmp(tp + 36, "00f067aa0ba902b7", 16) != 0, "parent replaced: %s", tp);
+	cr_expect_str_eq(jstr(out, "initial", "echo-x-client", v, sizeof(v)), "from the caller",
+	                 "%s", out);
 	/* the deadline (grpc-timeout, 5 s) went along */
 	left = atol(jstr(out, "initial", "echo-deadline-ms", v, sizeof(v)));
 	cr_expect(left > 0 && left <= 5000, "deadline left upstream: %s", out);

@@ -6,7 +6,7 @@ No generated code: generic handlers over raw bytes. Listens insecure on
 
 Service tg.test.Echo:
   Unary         echoes the request bytes; initial metadata echo-traceparent
-                and echo-tracestate carry what arrived, echo-deadline-ms the
+                echo-tracestate and echo-x-client carry what arrived, echo-deadline-ms the
                 time left before the call's deadline (-1 without one);
                 trailing metadata x-trailer: unary-done, x-len: <request
                 length> and x-blob-bin: bytes 0..255 (binary metadata)
@@ -50,6 +50,7 @@ def unary(req, ctx):
     ctx.send_initial_metadata((
         ("echo-traceparent", md_get(ctx, "traceparent")),
         ("echo-tracestate", md_get(ctx, "tracestate")),
+        ("echo-x-client", md_get(ctx, "x-client")),
         ("echo-deadline-ms", str(int(left * 1000)) if left is not None else "-1"),
     ))
     ctx.set_trailing_metadata((("x-trailer", "unary-done"), ("x-len", str(len(req))),

@@ -266,6 +266,7 @@ static ssize_t h2c_on_data_read(nghttp2_session *ss, int32_t id, uint8_t *buf, s
 			*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
 		free(s->trl);
 		s->trl = NULL;
+		s->n_trl = 0;
 	} else if (n == 0)
 		return NGHTTP2_ERR_DEFERRED; /* h2c_flush() resumes it */
 	if (s->t && evbuffer_get_length(s->out) < H2C_RESP_LOW)
@@ -484,7 +485,11 @@ static int h2c_finish(struct txn *t)
 	struct h2s *s = t->h2s;
 	struct h2c *h;
 
-	h2c_keep_trailers(s, t);
+	/* the first call only: by a later one (more of <out> went out
+	 * meanwhile) the data source may have sent the trailers and freed
+	 * them, and a second copy would be written past its block */
+	if (!s->out_eof)
+		h2c_keep_trailers(s, t);
 	s->out_eof = true;
 	nghttp2_session_resume_data(s->h->ss, s->id);
 	/* done once nghttp2 took the whole body; the data source ends the

@@ -278,7 +278,7 @@ Test(grpc, bidi_streaming_message_by_message)
  * response: grpc-status in the response head, which ends the stream. */
 Test(grpc, non_ok_status_reaches_client_and_marks_spans)
 {
-	char v[128], *out, *spans;
+	char v[128], arg[1600], want[1700], got[1700], *out, *spans;
 
 	harness_gw_start(&gw, GW_BASE "[route r]\nupstream = g\n", origin.port);
 	out = call(gw.port, false, NULL, "fail", "5");
@@ -288,6 +288,19 @@ Test(grpc, non_ok_status_reaches_client_and_marks_spans)
 	free(out);
 	out = call(gw.port, false, NULL, "fail", "7");
 	cr_expect_eq(jint(out, NULL, "code"), 7, "PERMISSION_DENIED: %s", out);
+	free(out);
+	/* a long grpc-message, percent-encoded on the wire (UTF-8, and a '%') */
+	strcpy(arg, "5:");
+	for (int i = 0; i < 100; i++)
+		strcat(arg, "\xc3\xbc"
+		            "n"
+		            "\xc3\xaf"
+		            "code%20"
+		            "\xc3\xbc");
+	snprintf(want, sizeof(want), "no such thing: %s", arg);
+	out = call(gw.port, false, NULL, "fail", arg);
+	cr_expect_eq(jint(out, NULL, "code"), 5, "%s", out);
+	cr_expect_str_eq(jstr(out, NULL, "details", got, sizeof(got)), want);
 	free(out);
 	out = call(gw.port, false, NULL, "unary", "ok");
 	cr_expect_eq(jint(out, NULL, "code"), 0, "%s", out);

@@ -184,7 +184,7 @@ def main():
     res["initial"] = md_dict(call.initial_metadata() if call is not None else None)
     res["trailing"] = md_dict(call.trailing_metadata() if call is not None else None)
     res["reply"] = summary(msgs)
-    print(json.dumps(res, sort_keys=True, separators=(",", ":")), flush=True)
+    print(json.dumps(res, sort_keys=True, separators=(",", ":"), ensure_ascii=False), flush=True)
     ch.close()
     return 0
 

@@ -15,8 +15,9 @@ Service tg.test.Echo:
                 makes the process exit abruptly after the first message
   ClientStream  concatenates every request message; trailing x-count: <n>
   BidiStream    replies to each message with its bytes reversed, as it arrives
-  Fail          aborts with the status named by the request ("5" by default)
-                and the details "no such thing: <request>", with trailing
+  Fail          aborts with the status the request starts with ("CODE" or
+                "CODE:TEXT"; 5 by default) and the details "no such thing:
+                <request>" (grpc-message, percent-encoded), with trailing
                 metadata x-fail: yes
   StreamFail    request "N:CODE": N messages "m<i>", then the status CODE
                 with the details "failed after N" (grpc-status in trailers)
@@ -91,7 +92,8 @@ def status_of(code):
 
 def fail(req, ctx):
     ctx.set_trailing_metadata((("x-fail", "yes"),))
-    ctx.abort(status_of(int(req.decode() or "5")), "no such thing: " + req.decode())
+    text = req.decode()
+    ctx.abort(status_of(int(text.partition(":")[0] or "5")), "no such thing: " + text)
 
 
 def stream_fail(req, ctx):

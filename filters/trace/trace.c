@@ -457,7 +457,8 @@ static void trace_status_code(struct span *s, int status, bool error_from_400)
 /* gRPC over the gateway (a request whose content-type is application/grpc):
  * rpc.* attributes from the path "/package.Service/Method", and the status
  * from the grpc-status trailer (or the head of a trailers-only response).
- * A status other than OK (0) makes the span an error. */
+ * A status other than OK (0) makes the span an error, with the code as its
+ * error.type unless it was an error already. */
 static void trace_rpc(struct span *s, const struct txn *t)
 {
 	const struct h1_hdr *ct = http_hdr_get(&t->req, "content-type"), *st;
@@ -484,7 +485,9 @@ static void trace_rpc(struct span *s, const struct txn *t)
 		v = v * 10 + (st->value[i] - '0');
 	}
 	span_attr_int(s, SPAN_A_RPC_GRPC_STATUS_CODE, v);
-	if (v != 0) {
+	/* a span that is an error already (an HTTP 5xx with a gRPC status, from
+	 * a proxy in front of the server) keeps its error.type: keys are unique */
+	if (v != 0 && s->status != SPAN_ST_ERROR) {
 		n = (size_t)snprintf(code, sizeof(code), "%d", (int)v);
 		span_attr_str(s, SPAN_A_ERROR_TYPE, code, n);
 		s->status = SPAN_ST_ERROR;

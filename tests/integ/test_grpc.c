@@ -390,6 +390,45 @@ Test(grpc, client_cancel_reaches_the_server)
 	free(spans);
 }
 
+/* A proxy in front of a gRPC server may answer an HTTP error with a gRPC
+ * status in a trailers-only head: the client gets that status, and each
+ * span is an error with one error.type (the HTTP status's), not two. */
+Test(grpc, http_error_head_with_grpc_status)
+{
+	char *argv[] = {PY,
+	                TG_SOURCE_DIR "/tests/support/h2_origin.py",
+	                "503",
+	                "content-type=application/grpc",
+	                "grpc-status=14",
+	                "grpc-message=overloaded",
+	                NULL};
+	const char *kinds[] = {"SERVER", "CLIENT"};
+	char v[128], *out, *spans, *s;
+
+	harness_proc_start(&dying, argv);
+	harness_gw_start(&gw, GW_BASE "[route r]\nupstream = g\n", dying.port);
+	out = call(gw.port, false, NULL, "unary", "x");
+	cr_expect_eq(jint(out, NULL, "code"), 14, "%s", out);
+	cr_expect_str_eq(jstr(out, NULL, "details", v, sizeof(v)), "overloaded", "%s", out);
+	free(out);
+	spans = harness_gw_stop_out(&gw, false);
+	for (int i = 0; i < 2; i++) {
+		const char *p;
+		int n = 0;
+
+		s = span_of(spans, kinds[i], "Unary", 0);
+		cr_assert_not_null(s, "%s", spans);
+		cr_expect_eq(jint(s, NULL, "rpc.grpc.status_code"), 14, "%s", s);
+		cr_expect_str_eq(jstr(s, NULL, "status", v, sizeof(v)), "ERROR", "%s", s);
+		for (p = s; (p = strstr(p, "\"error.type\"")); p++)
+			n++;
+		cr_expect_eq(n, 1, "one error.type: %s", s);
+		cr_expect_str_eq(jstr(s, NULL, "error.type", v, sizeof(v)), "503", "%s", s);
+		free(s);
+	}
+	free(spans);
+}
+
 /* 1 MiB up and back in one message (more than any flow-control window on
  * the way), and 4 MiB down in four. */
 Test(grpc, large_messages_both_ways)

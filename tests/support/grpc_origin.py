@@ -105,11 +105,21 @@ def stream_fail(req, ctx):
 
 def slow(it, ctx):
     first = next(it, b"")
-    yield first
     done = threading.Event()
-    ctx.add_callback(done.set)
-    if done.wait(30) and not ctx.is_active():
-        print("CANCELLED " + first.decode(), flush=True)
+    ended = []
+
+    def on_end():
+        # the RPC ended before the handler did: the client went away
+        if not ended:
+            print("CANCELLED " + first.decode(), flush=True)
+        done.set()
+
+    # registered before the reply goes out: once the client cancels, grpcio
+    # no longer resumes this generator, so nothing after the yield would run
+    ctx.add_callback(on_end)
+    yield first
+    done.wait(30)
+    ended.append(True)
 
 
 def main():

@@ -20,7 +20,9 @@ Cases:
   fail CODE             Fail: the server aborts with status CODE
   stream-fail N:CODE    StreamFail: N messages, then status CODE in trailers
   unimplemented TEXT    a method the server does not have
-  cancel TEXT           Slow: sends TEXT, waits for its echo, then cancels
+  cancel-one TEXT       two Slow calls (TEXT-a, TEXT-b) on one connection:
+                        cancels the first, and 0.5 s later says whether the
+                        second still runs ("b_alive"), then cancels it
   parallel N            N Unary calls at once on one channel, payload "p<i>"
                         repeated i+1 times; "ok" counts the right echoes
 """
@@ -143,20 +145,30 @@ def main():
                 msgs.append(m)
                 q.put(m)
             q.put(None)
-        elif case == "cancel":
+        elif case == "cancel-one":
+            # two calls held open on one connection; cancelling the first
+            # must leave the second running (its stream, not the connection)
             import queue
-            q = queue.Queue()
+            import time
+            qs = [queue.Queue(), queue.Queue()]
 
-            def gen():
-                yield param.encode()
+            def gen(text, q):
+                yield text.encode()
                 q.get(timeout=deadline)
 
             f = ch.stream_stream(SVC + "Slow", request_serializer=ident,
                                  response_deserializer=ident)
-            call = f(gen(), timeout=deadline, metadata=md)
-            msgs.append(next(call))
-            call.cancel()
-            q.put(None)
+            a = f(gen(param + "-a", qs[0]), timeout=deadline, metadata=md)
+            b = f(gen(param + "-b", qs[1]), timeout=deadline, metadata=md)
+            msgs.append(next(a))
+            msgs.append(next(b))
+            a.cancel()
+            qs[0].put(None)
+            time.sleep(0.5)
+            res["b_alive"] = not b.done()
+            b.cancel()
+            qs[1].put(None)
+            call = a
         elif case == "parallel":
             f = ch.unary_unary(SVC + "Unary", request_serializer=ident,
                                response_deserializer=ident)

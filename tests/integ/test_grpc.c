@@ -12,7 +12,7 @@
 
 #include "harness.h"
 
-static struct hproc origin, dying, gw;
+static struct hproc origin, other, gw; /* other: a second origin, when a test needs one */
 static char certs[64];
 
 #define PY        "/usr/bin/python3"
@@ -33,7 +33,7 @@ static void setup(void)
 static void teardown(void)
 {
 	harness_kill(&gw);
-	harness_kill(&dying);
+	harness_kill(&other);
 	harness_kill(&origin);
 	if (certs[0])
 		harness_rmtree(certs);
@@ -424,8 +424,8 @@ Test(grpc, http_error_head_with_grpc_status)
 	const char *kinds[] = {"SERVER", "CLIENT"};
 	char v[128], *out, *spans, *s;
 
-	harness_proc_start(&dying, argv);
-	harness_gw_start(&gw, GW_BASE "[route r]\nupstream = g\n", dying.port);
+	harness_proc_start(&other, argv);
+	harness_gw_start(&gw, GW_BASE "[route r]\nupstream = g\n", other.port);
 	out = call(gw.port, false, NULL, "unary", "x");
 	cr_expect_eq(jint(out, NULL, "code"), 14, "%s", out);
 	cr_expect_str_eq(jstr(out, NULL, "details", v, sizeof(v)), "overloaded", "%s", out);
@@ -551,12 +551,12 @@ Test(grpc, server_dying_mid_stream)
 	char v[128], *out, *spans, *s;
 	long code, t0;
 
-	harness_proc_start(&dying, argv);
+	harness_proc_start(&other, argv);
 	harness_gw_start(&gw,
 	                 GW_BASE "[upstream d]\nservers = 127.0.0.1:%d\nprotocol = h2c\n"
 	                         "[route die]\nhost = die.test\nupstream = d\n"
 	                         "[route r]\nupstream = g\n",
-	                 origin.port, dying.port);
+	                 origin.port, other.port);
 	t0 = harness_now_ms();
 	out = call(gw.port, false, die, "server-stream", "5:16");
 	code = jint(out, NULL, "code");
@@ -566,7 +566,7 @@ Test(grpc, server_dying_mid_stream)
 	cr_expect_lt(harness_now_ms() - t0, 4500, "no prompt end: %s", out);
 	cr_expect_eq(jint(out, "reply", "count"), 1, "the first message arrived: %s", out);
 	free(out);
-	harness_kill(&dying);
+	harness_kill(&other);
 
 	/* the dead server: refused, 502, UNAVAILABLE */
 	out = call(gw.port, false, die, "unary", "anyone?");

@@ -508,7 +508,7 @@ Test(grpc, long_server_streams_then_clean_exit)
 Test(grpc, over_the_tls_listener)
 {
 	const char *md[] = {"--md", "traceparent=" TP_CALLER, NULL};
-	char v[128], *out, *spans, *server;
+	char v[128], v2[128], *out, *spans, *server;
 
 	harness_certs(certs, sizeof(certs));
 	harness_gw_start(
@@ -526,6 +526,16 @@ Test(grpc, over_the_tls_listener)
 	cr_expect(strncmp(jstr(out, "initial", "echo-traceparent", v, sizeof(v)), TP_CALLER, 36) ==
 	                  0,
 	          "%s", out);
+	free(out);
+	out = call(gw.tls_port, true, NULL, "unary-big", "1048576");
+	cr_expect_eq(jint(out, NULL, "code"), 0, "%s", out);
+	cr_expect_eq(jint(out, "reply", "len"), 1048576, "%s", out);
+	cr_expect_str_eq(jstr(out, "reply", "sha256", v, sizeof(v)),
+	                 jstr(out, "sent", "sha256", v2, sizeof(v2)), "%s", out);
+	free(out);
+	out = call(gw.tls_port, true, NULL, "bidi", "a,bc,def");
+	cr_expect_eq(jint(out, NULL, "code"), 0, "%s", out);
+	cr_expect_str_eq(jstr(out, "reply", "text", v, sizeof(v)), "acbfed", "%s", out);
 	free(out);
 	out = call(gw.tls_port, true, NULL, "fail", "5");
 	cr_expect_eq(jint(out, NULL, "code"), 5, "%s", out);

@@ -212,7 +212,12 @@ static void h2c_on_flush(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	conn_flush(h->c->bev);
+	/* a flush that wrote everything leaves no write callback to come, yet
+	 * h2c_send() may have stopped framing at H2C_OUT_HIGH: frame the rest
+	 * now (it flushes again next pass), or it waits for the client to send
+	 * something */
+	if (conn_flush(h->c->bev) && !h->dead && nghttp2_session_want_write(h->ss))
+		h2c_send(h);
 }
 
 /* ---- Streams -------------------------------------------------------------- */

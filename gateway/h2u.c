@@ -177,7 +177,12 @@ static void h2u_on_flush(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	conn_flush(hc->uc->bev);
+	/* a flush that wrote everything leaves no write callback to come, yet
+	 * h2u_send() may have stopped framing at H2U_OUT_HIGH: frame the rest
+	 * now (it flushes again next pass), or it waits for the server to send
+	 * something */
+	if (conn_flush(hc->uc->bev) && !hc->gone && nghttp2_session_want_write(hc->ss))
+		h2u_send(hc);
 }
 
 /* ---- Requests ------------------------------------------------------------- */

@@ -7,15 +7,19 @@
 Calls one method of tg.test.Echo (tests/support/grpc_origin.py) and prints
 one JSON line: the status code (a number), the details, the initial and
 trailing metadata, and what came back (the messages' count, total length and
-the SHA-256 of their concatenation; "text" too when that is short). Every
+the SHA-256 of their concatenation; "text" too when that is short), and
+how long the call took ("elapsed_ms", the channel's connect included). Every
 call has a deadline (--deadline seconds, 5 by default), so nothing hangs.
 Plain targets use h2c with prior knowledge; --ca makes it TLS with ALPN h2.
+--quiet: no BDP pings and a 16 MiB window, so the client sends nothing while
+a large response streams in.
 
 Cases:
   unary TEXT            Unary with TEXT as the message
   unary-big N           Unary with N pattern bytes (byte i = (i*31+7) & 0xff)
   server-stream SPEC    ServerStream with "N[:SIZE]"
   client-stream A,B,C   ClientStream with one message per comma-separated part
+  client-stream @N:SIZE ClientStream with N messages of SIZE pattern bytes
   bidi A,B,C            BidiStream: sends a part, waits for its reply, sends the next
   fail CODE             Fail: the server aborts with status CODE
   stream-fail N:CODE    StreamFail: N messages, then status CODE in trailers
@@ -29,6 +33,7 @@ Cases:
 import hashlib
 import json
 import sys
+import time
 
 import grpc
 
@@ -39,8 +44,12 @@ def ident(b):
     return b
 
 
+PERIOD = bytes((i * 31 + 7) & 0xFF for i in range(256))
+
+
 def pattern(n):
-    return bytes((i * 31 + 7) & 0xFF for i in range(n))
+    # (i*31+7) & 0xff repeats every 256 bytes
+    return (PERIOD * (n // 256 + 1))[:n]
 
 
 def md_dict(md):
@@ -72,6 +81,9 @@ def main():
     ca = arg("--ca")
     name = arg("--name", "localhost")
     authority = arg("--authority")
+    quiet = "--quiet" in sys.argv
+    if quiet:
+        sys.argv.remove("--quiet")
     deadline = float(arg("--deadline", "5"))
     md = []
     while "--md" in sys.argv:
@@ -84,6 +96,11 @@ def main():
             ("grpc.enable_http_proxy", 0), ("grpc.enable_retries", 0)]
     if authority:
         opts.append(("grpc.default_authority", authority))
+    if quiet:
+        # no BDP pings, and a window that takes a whole large message: the
+        # client sends nothing while a response streams in, so nothing but
+        # the gateway's own write readiness moves it
+        opts += [("grpc.http2.bdp_probe", 0), ("grpc.http2.lookahead_bytes", 16 << 20)]
     if ca:
         with open(ca, "rb") as f:
             creds = grpc.ssl_channel_credentials(root_certificates=f.read())
@@ -93,6 +110,7 @@ def main():
         ch = grpc.insecure_channel(target, options=opts)
 
     res = {"case": case}
+    t0 = time.monotonic()
     msgs = []
     call = None
     try:
@@ -117,7 +135,11 @@ def main():
             for m in call:
                 msgs.append(m)
         elif case == "client-stream":
-            parts = [p.encode() for p in param.split(",")]
+            if param.startswith("@"):
+                n, _, size = param[1:].partition(":")
+                parts = [pattern(int(size))] * int(n)
+            else:
+                parts = [p.encode() for p in param.split(",")]
             res["sent"] = summary(parts)
             f = ch.stream_unary(SVC + "ClientStream", request_serializer=ident,
                                 response_deserializer=ident)
@@ -149,7 +171,6 @@ def main():
             # two calls held open on one connection; cancelling the first
             # must leave the second running (its stream, not the connection)
             import queue
-            import time
             qs = [queue.Queue(), queue.Queue()]
 
             def gen(text, q):
@@ -193,6 +214,7 @@ def main():
         call = e
         res["code"] = e.code().value[0]
         res["details"] = e.details() or ""
+    res["elapsed_ms"] = int((time.monotonic() - t0) * 1000)
     res["initial"] = md_dict(call.initial_metadata() if call is not None else None)
     res["trailing"] = md_dict(call.trailing_metadata() if call is not None else None)
     res["reply"] = summary(msgs)

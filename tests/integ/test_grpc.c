@@ -504,7 +504,8 @@ Test(grpc, long_server_streams_then_clean_exit)
 	free(spans);
 }
 
-/* A call's share of a slow build: ASan makes the gateway several times slower. */
+/* How long one call below may take: ASan makes the gateway several times
+ * slower. */
 #if defined(__SANITIZE_ADDRESS__)
 #define QUIET_CALL_MS 6000
 #else
@@ -530,8 +531,10 @@ Test(grpc, large_messages_do_not_wait_for_the_peer)
 		cr_expect_eq(jint(out, "reply", "len"), 7000000, "%s", out);
 		cr_expect_str_eq(jstr(out, "reply", "sha256", v, sizeof(v)),
 		                 jstr(out, "sent", "sha256", v2, sizeof(v2)), "%s", out);
-		cr_expect_lt(jint(out, NULL, "elapsed_ms"), QUIET_CALL_MS, "call %d stalled: %s", i,
-		             out);
+		/* under TG_WRAP's valgrind, speed says nothing */
+		if (!harness_gw_wrapped())
+			cr_expect_lt(jint(out, NULL, "elapsed_ms"), QUIET_CALL_MS,
+			             "call %d stalled: %s", i, out);
 		free(out);
 	}
 	harness_gw_stop(&gw, false);

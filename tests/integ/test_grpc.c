@@ -415,7 +415,8 @@ Test(grpc, client_cancel_reaches_the_server)
 Test(grpc, http_error_head_with_grpc_status)
 {
 	char *argv[] = {PY,
-	                TG_SOURCE_DIR "/tests/support/h2_origin.py",
+	                TG_SOURCE_DIR "/tests/support/h2origin.py",
+	                "--answer",
 	                "503",
 	                "content-type=application/grpc",
 	                "grpc-status=14",

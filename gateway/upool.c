@@ -15,6 +15,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 
 #include "conn.h"
@@ -71,10 +72,15 @@ struct uconn *upool_get(struct ups_server *s, bool probe)
 		if (!probe || upool_is_alive(uc)) {
 			uc->uses++;
 			/* the idle timeout may have fired in this loop turn, its
-			 * callback still queued: disabling drops it (changing the
+			 * callback still queued (libevent took the event out of
+			 * epoll to run it): disabling drops it (changing the
 			 * timeouts would not), or the new request would time out
-			 * at once; the caller enables reading again */
-			bufferevent_disable(uc->bev, EV_READ);
+			 * at once; the caller enables reading again. Otherwise
+			 * reading stays on: off and on again in one pass would
+			 * cost an epoll_ctl per request. A read queued instead
+			 * is harmless: that callback reads what the socket holds */
+			if (!event_pending(&uc->bev->ev_read, EV_READ, NULL))
+				bufferevent_disable(uc->bev, EV_READ);
 			bufferevent_set_timeouts(uc->bev, NULL, NULL);
 			return uc;
 		}

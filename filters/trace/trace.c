@@ -475,7 +475,8 @@ static void trace_rpc(struct span *s, const struct txn *t)
 		span_attr_str(s, SPAN_A_RPC_METHOD, slash + 1, (size_t)(p + n - slash - 1));
 	}
 	st = http_hdr_get(&t->trailers, "grpc-status");
-	if (!st && (t->flags & TXN_F_RESP_HEAD))
+	/* ...or the head: the server's, or ours when the gateway answered */
+	if (!st && (t->flags & (TXN_F_RESP_HEAD | TXN_F_LOCAL)))
 		st = http_hdr_get(&t->resp, "grpc-status");
 	if (!st || st->value_len == 0 || st->value_len > 2)
 		return;

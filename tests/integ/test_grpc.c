@@ -449,6 +449,44 @@ Test(grpc, http_error_head_with_grpc_status)
 	free(spans);
 }
 
+/* What the gateway answers a gRPC call itself (no route, a server that
+ * cannot be reached) is a gRPC status with the gateway's reason, not a bare
+ * HTTP error the client can only report as "HTTP status 502". The SERVER
+ * span keeps the HTTP status the gateway chose and carries the gRPC one. */
+Test(grpc, gateway_answers_are_grpc_statuses)
+{
+	const char *dead[] = {"--authority", "dead.test", NULL};
+	const char *none[] = {"--authority", "none.test", NULL};
+	char v[256], *out, *spans, *s;
+
+	harness_gw_start(&gw,
+	                 GW_BASE "[upstream d]\nservers = 127.0.0.1:1\nprotocol = h2c\n"
+	                         "retry_connect = off\n"
+	                         "[route dead]\nhost = dead.test\nupstream = d\n"
+	                         "[route r]\nhost = localhost\nupstream = g\n",
+	                 origin.port);
+	out = call(gw.port, false, none, "unary", "anyone?");
+	cr_expect_eq(jint(out, NULL, "code"), 12, "UNIMPLEMENTED: %s", out);
+	cr_expect_str_eq(jstr(out, NULL, "details", v, sizeof(v)),
+	                 "404 Not Found: no route matches this request", "%s", out);
+	free(out);
+	out = call(gw.port, false, dead, "unary", "anyone?");
+	cr_expect_eq(jint(out, NULL, "code"), 14, "UNAVAILABLE: %s", out);
+	cr_expect_eq(strncmp(jstr(out, NULL, "details", v, sizeof(v)), "502 Bad Gateway: ", 17), 0,
+	             "%s", out);
+	free(out);
+
+	spans = harness_gw_stop_out(&gw, true);
+	/* (a request no route takes has no span) */
+	s = span_of(spans, "SERVER", "Unary", 0);
+	cr_assert_not_null(s, "no SERVER span of the call to the dead server: %s", spans);
+	cr_expect_eq(jint(s, NULL, "http.response.status_code"), 502, "%s", s);
+	cr_expect_eq(jint(s, NULL, "rpc.grpc.status_code"), 14, "%s", s);
+	cr_expect_str_eq(jstr(s, NULL, "status", v, sizeof(v)), "ERROR", "%s", s);
+	free(s);
+	free(spans);
+}
+
 /* 1 MiB up and back in one message (more than any flow-control window on
  * the way), and 4 MiB down in four. */
 Test(grpc, large_messages_both_ways)

@@ -66,31 +66,8 @@ static void teardown(void)
 
 TestSuite(h2, .init = setup, .fini = teardown, .timeout = 120);
 
-/* Runs printf-style shell command <fmt> for at most <ms>; returns its
- * stdout (malloc'd) and its exit status in *<st>. */
-static char *sh(int *st, int ms, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static char *sh(int *st, int ms, const char *fmt, ...)
-{
-	char *cmd, *out, *err;
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	cr_assert_geq(vasprintf(&cmd, fmt, ap), 0);
-	va_end(ap);
-	{
-		char *argv[] = {"sh", "-c", cmd, NULL};
-
-		rc = harness_run_ms(argv, &out, &err, ms * SLOW);
-	}
-	if (rc != 0)
-		cr_log_info("%s: exit %d: %s", cmd, rc, err);
-	free(cmd);
-	free(err);
-	if (st)
-		*st = rc;
-	return out;
-}
+/* A shell command, at most <ms> (longer under the sanitizers). */
+#define sh(st, ms, ...) harness_sh(st, (ms)*SLOW, __VA_ARGS__)
 
 /* The value of sample <name> (labels included) in the gateway's /metrics. */
 static long metric(const char *name)

@@ -375,6 +375,29 @@ int harness_run_ms(char *const argv[], char **out, char **err, int timeout_ms)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+char *harness_sh(int *st, int timeout_ms, const char *fmt, ...)
+{
+	char *cmd, *out, *err;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	cr_assert_geq(vasprintf(&cmd, fmt, ap), 0);
+	va_end(ap);
+	{
+		char *argv[] = {"sh", "-c", cmd, NULL};
+
+		rc = harness_run_ms(argv, &out, &err, timeout_ms);
+	}
+	if (rc != 0)
+		cr_log_info("%s: exit %d: %s", cmd, rc, err);
+	free(cmd);
+	free(err);
+	if (st)
+		*st = rc;
+	return out;
+}
+
 int harness_connect(int port)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};

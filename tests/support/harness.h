@@ -84,6 +84,12 @@ int harness_run(char *const argv[], char **out, char **err);
 /* Same, killing it (SIGKILL; status -1) after <timeout_ms> instead of 10 s. */
 int harness_run_ms(char *const argv[], char **out, char **err, int timeout_ms);
 
+/* Runs printf-style shell command <fmt> with sh -c for at most
+ * <timeout_ms>; returns its stdout (malloc'd) and, when <st> is not NULL,
+ * its exit status in *<st>. A failure's stderr goes to the test log. */
+char *harness_sh(int *st, int timeout_ms, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
 /* Reads the whole file at <path> (malloc'd, NUL-terminated). */
 char *harness_slurp(const char *path);
 

@@ -82,6 +82,26 @@ static void get_once(const char *path, struct hresp *r)
 	harness_close(fd);
 }
 
+/* GET <path> once on a gateway started with ADMIN: a 502 whose handshake
+ * failed, counted once, logged with <reason> after the failure's prefix.
+ * Stops the gateway. */
+static void expect_tls_failure(const char *path, const char *reason)
+{
+	const char *p;
+	struct hresp r;
+	char *log;
+
+	get_once(path, &r);
+	cr_expect_eq(r.status, 502, "%s", r.head);
+	cr_expect_not_null(strstr(r.body, "upstream TLS handshake failed"), "%s", r.body);
+	harness_resp_free(&r);
+	cr_expect_eq(harness_metric(&gw, TLS_FAILURES), 1);
+	log = harness_gw_stop_log(&gw, false);
+	p = strstr(log, "upstream TLS handshake failed: ");
+	cr_expect(p && strstr(p, reason), "no \"%s\" in: %s", reason, log);
+	free(log);
+}
+
 static void sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
@@ -187,21 +207,11 @@ Test(upstream_tls, sni_is_tls_server_name_or_the_host_of_servers)
 Test(upstream_tls, a_name_the_certificate_lacks_is_a_502)
 {
 	char more[256];
-	struct hresp r;
-	char *log;
 
 	tls_origin("localhost", false);
 	snprintf(more, sizeof(more), "tls_ca_file = %s/ca.pem\ntls_server_name = a.test\n", certs);
-	gw_start("127.0.0.1", more, "");
-	get_once("/echo", &r);
-	cr_expect_eq(r.status, 502, "%s", r.head);
-	cr_expect_not_null(strstr(r.body, "upstream TLS handshake failed"), "%s", r.body);
-	harness_resp_free(&r);
-	log = harness_gw_stop_log(&gw, false);
-	cr_expect_not_null(strstr(log, "upstream TLS handshake failed: certificate verify failed: "
-	                               "hostname mismatch"),
-	                   "%s", log);
-	free(log);
+	gw_start("127.0.0.1", more, ADMIN);
+	expect_tls_failure("/echo", "certificate verify failed: hostname mismatch");
 }
 
 Test(upstream_tls, untrusted_chain_is_a_502_then_a_reload_with_tls_verify_off_works)
@@ -248,7 +258,6 @@ Test(upstream_tls, client_certificate_when_the_origin_requires_one)
 {
 	char more[512];
 	struct hresp r;
-	char *log;
 
 	tls_origin("localhost", true);
 	snprintf(more, sizeof(more),
@@ -264,14 +273,7 @@ Test(upstream_tls, client_certificate_when_the_origin_requires_one)
 
 	snprintf(more, sizeof(more), "tls_ca_file = %s/ca.pem\n", certs);
 	gw_start("127.0.0.1", more, ADMIN);
-	get_once("/echo", &r);
-	cr_expect_eq(r.status, 502, "%s", r.head);
-	harness_resp_free(&r);
-	cr_expect_eq(harness_metric(&gw, TLS_FAILURES), 1);
-	log = harness_gw_stop_log(&gw, false);
-	cr_expect_not_null(strstr(log, "upstream TLS handshake failed: "), "%s", log);
-	cr_expect_not_null(strstr(log, "certificate required"), "the origin's alert: %s", log);
-	free(log);
+	expect_tls_failure("/echo", "certificate required"); /* the origin's alert */
 }
 
 Test(upstream_tls, handshake_bounded_by_connect_timeout)
@@ -460,22 +462,11 @@ Test(upstream_tls, protocol_h2_over_tls)
 Test(upstream_tls, protocol_h2_needs_alpn_h2)
 {
 	char more[256];
-	struct hresp r;
-	char *log;
 
 	h2_origin("http/1.1");
 	snprintf(more, sizeof(more), "protocol = h2\ntls_ca_file = %s/ca.pem\n", certs);
 	gw_start("127.0.0.1", more, ADMIN);
-	get_once("/h2", &r);
-	cr_expect_eq(r.status, 502, "%s", r.head);
-	harness_resp_free(&r);
-	cr_expect_eq(harness_metric(&gw, TLS_FAILURES), 1);
-	log = harness_gw_stop_log(&gw, false);
-	cr_expect_not_null(strstr(log,
-	                          "upstream TLS handshake failed: the server did not choose h2 "
-	                          "by ALPN"),
-	                   "%s", log);
-	free(log);
+	expect_tls_failure("/h2", "the server did not choose h2 by ALPN");
 }
 
 /* A reload that keeps every key reads the CA file again: the pool and

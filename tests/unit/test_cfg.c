@@ -5,6 +5,7 @@
  * numbers through comments, CRLF and a BOM. Registered sections, the golden
  * pairs and the shipped files are in test_cfg_files.c.
  */
+#include "certs_testlib.h"
 #include "cfg_testlib.h"
 
 static const struct {
@@ -646,27 +647,6 @@ Test(cfg, parse_addr)
 	cr_expect_str_eq(a.name, "localhost");
 }
 
-/* Makes tests/support/mkcerts.sh's standard set in a new directory under
- * /tmp, whose path it writes to <dir,len>. */
-static void make_certs(char *dir, size_t len)
-{
-	char cmd[512];
-
-	snprintf(dir, len, "/tmp/tg-cfgtls-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(cmd, sizeof(cmd), "sh %s/tests/support/mkcerts.sh %s", TG_SOURCE_DIR, dir);
-	cr_assert_eq(system(cmd), 0, "%s", cmd);
-}
-
-static void rm_certs(const char *dir)
-{
-	char cmd[512];
-
-	cr_assert(strncmp(dir, "/tmp/tg-cfgtls-", 15) == 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_expect_eq(system(cmd), 0);
-}
-
 /* Asserts that <text> fails with one error line that starts with <head>,
  * the certificate directory, then <tail> (OpenSSL's reason follows). */
 static void expect_error_prefix(const char *text, const char *head, const char *tail)
@@ -675,8 +655,10 @@ static void expect_error_prefix(const char *text, const char *head, const char *
 	int rc;
 	char *err = load(text, &c, &rc);
 	size_t n = strlen(head);
-	bool ok = strncmp(err, head, n) == 0 && strncmp(err + n, "/tmp/tg-cfgtls-", 15) == 0 &&
-	          strlen(err) > n + 21 && strncmp(err + n + 21, tail, strlen(tail)) == 0;
+	bool ok = strncmp(err, head, n) == 0 &&
+	          strncmp(err + n, CERTS_DIR_PREFIX, sizeof(CERTS_DIR_PREFIX) - 1) == 0 &&
+	          strlen(err) > n + CERTS_DIR_LEN &&
+	          strncmp(err + n + CERTS_DIR_LEN, tail, strlen(tail)) == 0;
 
 	cr_expect_eq(rc, -EINVAL);
 	cr_expect_null(c);
@@ -695,7 +677,7 @@ Test(cfg, upstream_tls)
 	char d[64], text[2048], want[2048];
 	struct cfg *c;
 
-	make_certs(d, sizeof(d));
+	certs_make(d, sizeof(d));
 	expect_errors("tls keys need tls = on",
 	              UPS_HEAD "tls_ca_file = /x.pem\ntls_verify = off\n" ROUTE,
 	              "t.ini:3: [upstream u] tls_ca_file: needs tls = on in this section\n"
@@ -763,5 +745,5 @@ Test(cfg, upstream_tls)
 	cr_expect(c->upstreams[0].tls_verify, "verified by default");
 	cr_expect_null(c->upstreams[0].tls_ca_file);
 	cfg_free(c);
-	rm_certs(d);
+	certs_remove(d);
 }

@@ -9,6 +9,7 @@
 
 #include <openssl/x509v3.h>
 
+#include "certs_testlib.h"
 #include "cfg.h"
 #include "tls_up.h"
 #include "upool.h"
@@ -18,20 +19,12 @@ static char dir[64];
 
 static void make_certs(void)
 {
-	char cmd[512];
-
-	snprintf(dir, sizeof(dir), "/tmp/tg-tlsup-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(cmd, sizeof(cmd), "sh %s/tests/support/mkcerts.sh %s", TG_SOURCE_DIR, dir);
-	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	certs_make(dir, sizeof(dir));
 }
 
 static void rm_certs(void)
 {
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_expect_eq(system(cmd), 0);
+	certs_remove(dir);
 }
 
 TestSuite(tls_up, .init = make_certs, .fini = rm_certs);

@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -26,6 +25,7 @@
 
 #include "cfg.h"
 #include "conn.h"
+#include "grpc.h"
 #include "h2c.h"
 #include "log.h"
 #include "metrics.h"
@@ -408,59 +408,6 @@ static void h2c_cut(struct txn *t)
 	h2c_send(h);
 }
 
-/* Is <t> a gRPC call (content-type application/grpc, +proto, +json...)? */
-static bool h2c_is_grpc(const struct txn *t)
-{
-	const struct h1_hdr *ct = http_hdr_get(&t->req, "content-type");
-
-	return ct && ct->value_len >= 16 && strncasecmp(ct->value, "application/grpc", 16) == 0;
-}
-
-/* The gRPC status for a gateway answer of HTTP <status>, as gRPC's own
- * mapping of HTTP statuses has it (what a client would make of the bare
- * HTTP answer, so the code does not change; the message does). */
-static int h2c_grpc_status(int status)
-{
-	switch (status) {
-	case 400:
-		return 13; /* INTERNAL */
-	case 401:
-		return 16; /* UNAUTHENTICATED */
-	case 403:
-		return 7; /* PERMISSION_DENIED */
-	case 404:
-		return 12; /* UNIMPLEMENTED */
-	case 429:
-	case 502:
-	case 503:
-	case 504:
-		return 14; /* UNAVAILABLE */
-	default:
-		return 2; /* UNKNOWN */
-	}
-}
-
-/* Percent-encodes <in> into <out,len> as grpc-message wants it (bytes
- * outside printable ASCII, and '%'). Returns the length written. */
-static size_t h2c_grpc_message(const char *in, char *out, size_t len)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = 0;
-
-	for (; *in && *in != '\n' && n + 3 < len; in++) {
-		unsigned char ch = (unsigned char)*in;
-
-		if (ch < 0x20 || ch > 0x7e || ch == '%') {
-			out[n++] = '%';
-			out[n++] = hex[ch >> 4];
-			out[n++] = hex[ch & 15];
-		} else {
-			out[n++] = (char)ch;
-		}
-	}
-	return n;
-}
-
 /* A gateway answer to a gRPC call: a trailers-only response (HTTP 200,
  * grpc-status and grpc-message in the one HEADERS frame that ends the
  * stream), so that the client reads our reason instead of "received HTTP
@@ -468,11 +415,12 @@ static size_t h2c_grpc_message(const char *in, char *out, size_t len)
 static int h2c_grpc_answer(struct txn *t, int status, const char *text, nghttp2_nv **nv)
 {
 	char code[4], msg[512];
-	int clen = snprintf(code, sizeof(code), "%d", h2c_grpc_status(status));
+	int clen = snprintf(code, sizeof(code), "%d", grpc_status_of_http(status));
 
 	if (http_hdr_add(&t->resp, "content-type", "application/grpc", 16) ||
 	    http_hdr_add(&t->resp, "grpc-status", code, (size_t)clen) ||
-	    http_hdr_add(&t->resp, "grpc-message", msg, h2c_grpc_message(text, msg, sizeof(msg))))
+	    http_hdr_add(&t->resp, "grpc-message", msg,
+	                 grpc_message_encode(text, msg, sizeof(msg))))
 		return -ENOMEM;
 	return h2c_nv(t, &t->resp, 200, false, 0, nv);
 }
@@ -498,7 +446,7 @@ static void h2c_reply_local(struct txn *t, int status, const char *detail)
 	t->resp.h.status = status;
 	if (t->flags & TXN_F_FILTERED)
 		flt_response(t); /* filters that saw the request see our answer too */
-	if (h2c_is_grpc(t)) {
+	if (grpc_is_call(&t->req)) {
 		n = h2c_grpc_answer(t, status, body, &nv);
 		is_head = true; /* no body: the head ends the stream */
 		blen = 0;

@@ -13,13 +13,13 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <event2/buffer.h>
 
 #include "arena.h"
 #include "cfg.h"
 #include "conn.h"
+#include "grpc.h"
 #include "log.h"
 #include "trace/b3.h"
 #include "trace/export.h"
@@ -461,13 +461,13 @@ static void trace_status_code(struct span *s, int status, bool error_from_400)
  * error.type unless it was an error already. */
 static void trace_rpc(struct span *s, const struct txn *t)
 {
-	const struct h1_hdr *ct = http_hdr_get(&t->req, "content-type"), *st;
+	const struct h1_hdr *st;
 	const char *p = t->req.h.path, *slash;
 	size_t n = t->req.h.path_len;
 	char code[8];
 	int64_t v = 0;
 
-	if (!ct || ct->value_len < 16 || strncasecmp(ct->value, "application/grpc", 16) != 0)
+	if (!grpc_is_call(&t->req))
 		return;
 	span_attr_str(s, SPAN_A_RPC_SYSTEM, "grpc", 4);
 	if (n > 1 && p[0] == '/' && (slash = memchr(p + 1, '/', n - 1)) && slash > p + 1) {

@@ -179,14 +179,10 @@ static void h2c_stream_free(struct h2s *s)
 {
 	evbuffer_free(s->in);
 	evbuffer_free(s->out);
-	if (s->head)
-		evbuffer_free(s->head);
 	if (s->cookie)
 		evbuffer_free(s->cookie);
 	free(s->trl);
-	free(s->method);
-	free(s->path);
-	free(s->authority);
+	free(s->hb);
 	free(s);
 }
 
@@ -233,31 +229,31 @@ static int h2c_nv(struct txn *t, const struct http_msg *m, int status, bool with
                   nghttp2_nv **nvp)
 {
 	nghttp2_nv *nv = arena_alloc(&t->arena, sizeof(*nv) * (m->h.n_hdrs + 2));
-	char *st = arena_alloc(&t->arena, 4), *cl = arena_alloc(&t->arena, 24);
+	char *st = arena_alloc(&t->arena, 3), *cl = arena_alloc(&t->arena, UTIL_U64_DIGITS);
+	bool conn_options = http_conn_options(m);
 	int n = 0;
 
 	if (!nv || !st || !cl)
 		return -ENOMEM;
-	snprintf(st, 4, "%03d", status);
+	st[0] = (char)('0' + status / 100 % 10);
+	st[1] = (char)('0' + status / 10 % 10);
+	st[2] = (char)('0' + status % 10);
 	nv[n++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)st, 7, 3, NGHTTP2_NV_FLAG_NONE};
 	for (unsigned i = 0; i < m->h.n_hdrs; i++) {
 		const struct h1_hdr *f = &m->h.hdrs[i];
 		char *name;
 
-		if (!f->name_len || http_is_hop_by_hop(m, f))
+		if (!f->name_len || http_is_hop_by_hop(m, f, conn_options))
 			continue;
 		if (!(name = arena_alloc(&t->arena, f->name_len)))
 			return -ENOMEM;
-		for (size_t k = 0; k < f->name_len; k++)
-			name[k] = (char)(f->name[k] >= 'A' && f->name[k] <= 'Z' ? f->name[k] + 32
-			                                                        : f->name[k]);
+		http_lower(name, f->name, f->name_len);
 		nv[n++] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)f->value, f->name_len,
 		                       f->value_len, NGHTTP2_NV_FLAG_NONE};
 	}
 	if (with_len)
 		nv[n++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)cl, 14,
-		                       (size_t)snprintf(cl, 24, "%llu", (unsigned long long)len),
-		                       NGHTTP2_NV_FLAG_NONE};
+		                       util_u64_dec(cl, len), NGHTTP2_NV_FLAG_NONE};
 	*nvp = nv;
 	return n;
 }
@@ -427,11 +423,12 @@ static void h2c_flush(struct txn *t)
 static void h2c_keep_trailers(struct h2s *s, struct txn *t)
 {
 	const struct http_msg *m = &t->trailers;
+	bool conn_options = http_conn_options(m);
 	size_t bytes = 0, n = 0;
 	char *p;
 
 	for (unsigned i = 0; i < m->h.n_hdrs; i++)
-		if (m->h.hdrs[i].name_len && !http_is_hop_by_hop(m, &m->h.hdrs[i])) {
+		if (m->h.hdrs[i].name_len && !http_is_hop_by_hop(m, &m->h.hdrs[i], conn_options)) {
 			bytes += m->h.hdrs[i].name_len + m->h.hdrs[i].value_len;
 			n++;
 		}
@@ -442,13 +439,11 @@ static void h2c_keep_trailers(struct h2s *s, struct txn *t)
 		const struct h1_hdr *f = &m->h.hdrs[i];
 		nghttp2_nv *nv = &s->trl[s->n_trl];
 
-		if (!f->name_len || http_is_hop_by_hop(m, f))
+		if (!f->name_len || http_is_hop_by_hop(m, f, conn_options))
 			continue;
 		*nv = (nghttp2_nv){(uint8_t *)p, (uint8_t *)p + f->name_len, f->name_len,
 		                   f->value_len, NGHTTP2_NV_FLAG_NONE};
-		for (size_t k = 0; k < f->name_len; k++)
-			p[k] = (char)(f->name[k] >= 'A' && f->name[k] <= 'Z' ? f->name[k] + 32
-			                                                     : f->name[k]);
+		http_lower(p, f->name, f->name_len);
 		memcpy(p + f->name_len, f->value, f->value_len);
 		p += f->name_len + f->value_len;
 		s->n_trl++;

@@ -32,9 +32,17 @@ struct h2s {
 	struct txn *t;           /* NULL before the head is complete and once it ended */
 	struct evbuffer *in;     /* request body bytes not moved upstream yet */
 	struct evbuffer *out;    /* response body bytes not framed yet */
-	struct evbuffer *head;   /* regular header fields as "name: value\r\n" lines */
 	struct evbuffer *cookie; /* cookie crumbs, joined with "; " (RFC 9113 8.2.3) */
-	char *method, *path, *authority;
+	/* the header list until the request starts: the pseudo-header values,
+	 * then the regular fields as "name: value\r\n" lines from <lines>
+	 * on (nghttp2 lets no pseudo-header follow a regular field); one
+	 * malloc'd block, bounded by max_head_bytes */
+	char *hb;
+	size_t hb_len, hb_cap, lines;
+	struct h2s_val {
+		uint32_t off, len;
+		bool set;
+	} method, path, authority;
 	size_t hdr_bytes; /* header list size as SETTINGS_MAX_HEADER_LIST_SIZE counts it */
 	unsigned n_hdrs;
 	size_t unconsumed; /* bytes of <in> whose window credit the client waits for */

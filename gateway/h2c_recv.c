@@ -6,11 +6,13 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/types.h>
 #include <string.h>
 
 #include <event2/buffer.h>
 #include <nghttp2/nghttp2.h>
 
+#include "arena.h"
 #include "cfg.h"
 #include "conn.h"
 #include "h2c_int.h"
@@ -24,22 +26,48 @@
 
 /* ---- Requests ------------------------------------------------------------- */
 
-/* Writes the header list of <s> as an HTTP/1.1 head into <b>. */
-static int h2c_head_text(struct h2s *s, struct evbuffer *b)
+static char *h2c_put(char *p, const void *src, size_t n)
 {
-	int err = evbuffer_add_printf(b, "%s %s HTTP/1.1\r\n", s->method, s->path) < 0;
+	memcpy(p, src, n);
+	return p + n;
+}
 
-	/* :authority stands for Host (RFC 9113 8.3.1) */
-	if (s->authority && !s->has_host)
-		err |= evbuffer_add_printf(b, "host: %s\r\n", s->authority) < 0;
-	err |= evbuffer_add_buffer(b, s->head);
-	if (s->cookie && evbuffer_get_length(s->cookie)) {
-		err |= evbuffer_add(b, "cookie: ", 8);
-		err |= evbuffer_add_buffer(b, s->cookie);
-		err |= evbuffer_add(b, "\r\n", 2);
+/* Writes the header list of <s> as an HTTP/1.1 head for the strict parser,
+ * in the arena of <t>: the request line, the fields, Host from :authority
+ * when there is no Host (RFC 9113 8.3.1) and the cookie crumbs as one field
+ * (8.2.3). Sets *<head> and returns its length, 0 when it would be longer
+ * than max_head_bytes, or -ENOMEM. */
+static ssize_t h2c_head_text(struct h2s *s, struct txn *t, char **head)
+{
+	size_t cookie = s->cookie ? evbuffer_get_length(s->cookie) : 0;
+	bool host = s->authority.set && !s->has_host;
+	size_t len = s->method.len + 1 + s->path.len + sizeof(" HTTP/1.1\r\n") - 1 +
+	             (host ? sizeof("host: \r\n") - 1 + s->authority.len : 0) +
+	             (s->hb_len - s->lines) + (cookie ? sizeof("cookie: \r\n") - 1 + cookie : 0) +
+	             2;
+	char *p;
+
+	if (len > t->cfg->gw.max_head_bytes)
+		return 0;
+	if (!(*head = p = arena_alloc(&t->arena, len)))
+		return -ENOMEM;
+	p = h2c_put(p, s->hb + s->method.off, s->method.len);
+	*p++ = ' ';
+	p = h2c_put(p, s->hb + s->path.off, s->path.len);
+	p = h2c_put(p, " HTTP/1.1\r\n", 11);
+	if (host) {
+		p = h2c_put(p, "host: ", 6);
+		p = h2c_put(p, s->hb + s->authority.off, s->authority.len);
+		p = h2c_put(p, "\r\n", 2);
 	}
-	err |= evbuffer_add(b, "\r\n", 2);
-	return err ? -ENOMEM : 0;
+	p = h2c_put(p, s->hb + s->lines, s->hb_len - s->lines);
+	if (cookie) {
+		p = h2c_put(p, "cookie: ", 8);
+		evbuffer_copyout(s->cookie, p, cookie);
+		p = h2c_put(p + cookie, "\r\n", 2);
+	}
+	h2c_put(p, "\r\n", 2);
+	return (ssize_t)len;
 }
 
 /* Sets the request body framing of <t>. Returns 0 or a status. */
@@ -71,9 +99,9 @@ static void h2c_request(struct h2c *h, struct h2s *s)
 	const struct cfg_gateway *g = &c->w->cfg->gw;
 	struct h1_limits lim = {g->max_head_bytes, g->max_target_bytes, g->max_headers};
 	const struct cfg_route *r;
-	struct evbuffer *b;
 	struct txn *t;
-	size_t len;
+	char *head;
+	ssize_t len;
 	int err, status;
 
 	if (!(t = txn_new(c, &h2c_client, s->start_ns))) {
@@ -88,29 +116,23 @@ static void h2c_request(struct h2c *h, struct h2s *s)
 		t->cs->reply_local(t, 431, "request header fields too large");
 		return;
 	}
-	if (!s->method || !s->path) {
+	if (!s->method.set || !s->path.set) {
 		t->cs->reply_local(t, 400, "missing :method or :path");
 		return;
 	}
-	if (strcmp(s->method, "CONNECT") == 0) {
+	if (s->method.len == 7 && memcmp(s->hb + s->method.off, "CONNECT", 7) == 0) {
 		t->cs->reply_local(t, 501, "CONNECT is not supported");
 		return;
 	}
-	if (!(b = evbuffer_new()) || h2c_head_text(s, b)) {
-		if (b)
-			evbuffer_free(b);
-		t->cs->reply_local(t, 500, "out of memory");
-		return;
-	}
-	len = evbuffer_get_length(b);
-	err = len > g->max_head_bytes
-	              ? H1_E_HEAD_TOO_LARGE
-	              : http_msg_parse(&t->req, (const char *)evbuffer_pullup(b, -1), len, &lim,
-	                               c->w->hdr_scratch, g->max_headers, false);
-	evbuffer_free(b);
-	evbuffer_free(s->head);
-	s->head = NULL;
-	t->head_len = len;
+	len = h2c_head_text(s, t, &head);
+	err = len == 0  ? H1_E_HEAD_TOO_LARGE
+	      : len < 0 ? HTTP_NOMEM
+	                : http_msg_parse_inplace(&t->req, head, (size_t)len, &lim,
+	                                         c->w->hdr_scratch, g->max_headers, false);
+	free(s->hb);
+	s->hb = NULL;
+	s->hb_len = s->hb_cap = s->lines = 0;
+	t->head_len = len > 0 ? (size_t)len : 0;
 	if (err == HTTP_NOMEM) {
 		t->cs->reply_local(t, 500, "out of memory");
 		return;
@@ -145,13 +167,10 @@ static int h2c_on_begin_headers(nghttp2_session *ss, const nghttp2_frame *f, voi
 	if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
 	s = calloc(1, sizeof(*s));
-	if (!s || !(s->in = evbuffer_new()) || !(s->out = evbuffer_new()) ||
-	    !(s->head = evbuffer_new())) {
+	if (!s || !(s->in = evbuffer_new()) || !(s->out = evbuffer_new())) {
 		if (s) {
 			if (s->in)
 				evbuffer_free(s->in);
-			if (s->out)
-				evbuffer_free(s->out);
 			free(s);
 		}
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
@@ -166,12 +185,37 @@ static int h2c_on_begin_headers(nghttp2_session *ss, const nghttp2_frame *f, voi
 	return 0;
 }
 
-static int h2c_pseudo(char **field, const uint8_t *v, size_t len)
+/* Appends <p,n> to the header list of <s>. Returns 0 or -ENOMEM. */
+static int h2c_keep(struct h2s *s, const void *p, size_t n)
 {
-	if (*field || len > H2C_PSEUDO_MAX)
-		return -1; /* nghttp2 refuses duplicates; the length is ours */
-	*field = strndup((const char *)v, len);
-	return *field ? 0 : -1;
+	if (s->hb_len + n > s->hb_cap) {
+		size_t cap = s->hb_cap ? s->hb_cap : 256;
+		char *hb;
+
+		while (cap < s->hb_len + n)
+			cap *= 2;
+		if (!(hb = realloc(s->hb, cap)))
+			return -ENOMEM;
+		s->hb = hb;
+		s->hb_cap = cap;
+	}
+	memcpy(s->hb + s->hb_len, p, n);
+	s->hb_len += n;
+	return 0;
+}
+
+/* Keeps pseudo-header value <v,len> as <val> of <s>. */
+static int h2c_pseudo(struct h2s *s, struct h2s_val *val, const uint8_t *v, size_t len)
+{
+	/* nghttp2 refuses duplicates and a pseudo-header after a regular
+	 * field, which would break the layout of s->hb; the length is ours */
+	if (val->set || s->lines != s->hb_len || len > H2C_PSEUDO_MAX)
+		return -1;
+	*val = (struct h2s_val){(uint32_t)s->hb_len, (uint32_t)len, true};
+	if (h2c_keep(s, v, len))
+		return -1;
+	s->lines = s->hb_len;
+	return 0;
 }
 
 static int h2c_on_header(nghttp2_session *ss, const nghttp2_frame *f, const uint8_t *name,
@@ -185,21 +229,21 @@ static int h2c_on_header(nghttp2_session *ss, const nghttp2_frame *f, const uint
 	/* trailers of a request body have nowhere to go over HTTP/1.1 */
 	if (!s || s->t || f->headers.cat != NGHTTP2_HCAT_REQUEST || s->too_large)
 		return 0;
+	/* the bound keeps what s->hb holds within max_head_bytes too */
 	s->hdr_bytes += nlen + vlen + 32;
 	if (s->hdr_bytes > g->max_head_bytes || ++s->n_hdrs > g->max_headers) {
 		s->too_large = true;
 		return 0;
 	}
-	s->progress_ns = util_mono_ns();
 	if (nlen && name[0] == ':') {
 		int err = 0;
 
 		if (nlen == 7 && memcmp(name, ":method", 7) == 0)
-			err = h2c_pseudo(&s->method, value, vlen);
+			err = h2c_pseudo(s, &s->method, value, vlen);
 		else if (nlen == 5 && memcmp(name, ":path", 5) == 0)
-			err = h2c_pseudo(&s->path, value, vlen);
+			err = h2c_pseudo(s, &s->path, value, vlen);
 		else if (nlen == 10 && memcmp(name, ":authority", 10) == 0)
-			err = h2c_pseudo(&s->authority, value, vlen);
+			err = h2c_pseudo(s, &s->authority, value, vlen);
 		if (err)
 			s->too_large = true;
 		return 0;
@@ -213,8 +257,8 @@ static int h2c_on_header(nghttp2_session *ss, const nghttp2_frame *f, const uint
 		return 0;
 	}
 	s->has_host |= nlen == 4 && memcmp(name, "host", 4) == 0;
-	if (evbuffer_add(s->head, name, nlen) || evbuffer_add(s->head, ": ", 2) ||
-	    evbuffer_add(s->head, value, vlen) || evbuffer_add(s->head, "\r\n", 2))
+	if (h2c_keep(s, name, nlen) || h2c_keep(s, ": ", 2) || h2c_keep(s, value, vlen) ||
+	    h2c_keep(s, "\r\n", 2))
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	return 0;
 }

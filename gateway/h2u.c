@@ -211,12 +211,6 @@ static ssize_t h2u_on_req_read(nghttp2_session *ss, int32_t id, uint8_t *buf, si
 	return n;
 }
 
-static void h2u_lower(char *dst, const char *src, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		dst[i] = (char)(src[i] >= 'A' && src[i] <= 'Z' ? src[i] + 32 : src[i]);
-}
-
 static bool h2u_has_trailers(const struct h1_hdr *te)
 {
 	const char *p = te->value, *tok;
@@ -235,7 +229,8 @@ static int h2u_nv(struct txn *t, bool tls, nghttp2_nv **nvp)
 	const struct http_msg *m = &t->req;
 	const struct h1_hdr *host = http_hdr_get(m, "host"), *te = http_hdr_get(m, "te");
 	nghttp2_nv *nv = arena_alloc(&t->arena, sizeof(*nv) * (m->h.n_hdrs + 6));
-	char *cl = arena_alloc(&t->arena, 24);
+	char *cl = arena_alloc(&t->arena, UTIL_U64_DIGITS);
+	bool conn_options = http_conn_options(m);
 	int n = 0;
 
 #define H2U_NV(nm, nl, v, vl)                                                                      \
@@ -251,19 +246,18 @@ static int h2u_nv(struct txn *t, bool tls, nghttp2_nv **nvp)
 		const struct h1_hdr *f = &m->h.hdrs[i];
 		char *name;
 
-		if (!f->name_len || f == host || http_is_hop_by_hop(m, f))
+		if (!f->name_len || f == host || http_is_hop_by_hop(m, f, conn_options))
 			continue;
 		if (!(name = arena_alloc(&t->arena, f->name_len)))
 			return -ENOMEM;
-		h2u_lower(name, f->name, f->name_len);
+		http_lower(name, f->name, f->name_len);
 		H2U_NV(name, f->name_len, f->value, f->value_len);
 	}
 	/* the one TE value HTTP/2 allows, and gRPC servers ask for */
 	if (te && h2u_has_trailers(te))
 		H2U_NV("te", 2, "trailers", 8);
 	if (t->req_body.in == RELAY_LENGTH)
-		H2U_NV("content-length", 14, cl,
-		       (size_t)snprintf(cl, 24, "%lld", (long long)m->h.content_length));
+		H2U_NV("content-length", 14, cl, util_u64_dec(cl, (uint64_t)m->h.content_length));
 #undef H2U_NV
 	*nvp = nv;
 	return n;

@@ -19,11 +19,18 @@ int http_msg_parse(struct http_msg *m, const char *p, size_t len, const struct h
                    struct h1_hdr *scratch, unsigned n_scratch, bool response)
 {
 	char *head = arena_alloc(m->a, len);
-	int r;
 
 	if (!head)
 		return HTTP_NOMEM;
 	memcpy(head, p, len);
+	return http_msg_parse_inplace(m, head, len, lim, scratch, n_scratch, response);
+}
+
+int http_msg_parse_inplace(struct http_msg *m, char *head, size_t len, const struct h1_limits *lim,
+                           struct h1_hdr *scratch, unsigned n_scratch, bool response)
+{
+	int r;
+
 	m->h.hdrs = scratch;
 	m->h.n_hdrs = n_scratch;
 	r = response ? h1_parse_response(head, len, lim, &m->h)
@@ -100,26 +107,6 @@ int http_hdr_set(struct http_msg *m, const char *name, const char *value, size_t
 	return http_hdr_add(m, name, value, vlen);
 }
 
-/* clang-format off */
-#define HTTP_NAME(s) { (s), sizeof(s) - 1 }
-/* clang-format on */
-
-static const struct {
-	const char *name;
-	size_t len;
-} http_hop_fields[] = {
-        HTTP_NAME("connection"),
-        HTTP_NAME("keep-alive"),
-        HTTP_NAME("te"),
-        HTTP_NAME("trailer"),
-        HTTP_NAME("transfer-encoding"),
-        HTTP_NAME("upgrade"),
-        HTTP_NAME("content-length"),
-        HTTP_NAME("proxy-connection"),
-        HTTP_NAME("proxy-authenticate"),
-        HTTP_NAME("proxy-authorization"),
-};
-
 /* Walks the options of the Connection fields of <m>. With <h>: does one
  * name <h>? Without: does one name any field besides "close", "keep-alive"
  * and "upgrade", which name hop-by-hop fields anyway? The common message has
@@ -145,43 +132,69 @@ static bool http_conn_option(const struct http_msg *m, const struct h1_hdr *h)
 	return false;
 }
 
-static bool http_hop(const struct http_msg *m, const struct h1_hdr *h, bool conn_options)
+bool http_is_hop_by_hop(const struct http_msg *m, const struct h1_hdr *h, bool conn_options)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(http_hop_fields); i++)
-		if (h->name_len == http_hop_fields[i].len &&
-		    strncasecmp(h->name, http_hop_fields[i].name, h->name_len) == 0)
-			return true;
+	const char *n = h->name;
+
 	/* "Proxy-*" is ours to consume, never the origin's (httpoxy and co.) */
-	if (h->name_len > 6 && strncasecmp(h->name, "proxy-", 6) == 0)
+	if (h->name_len > 6 && strncasecmp(n, "proxy-", 6) == 0)
 		return true;
+	/* by length first: most fields are none of these and cost no compare */
+	switch (h->name_len) {
+	case 2:
+		if (h1_name_eq(n, 2, "te"))
+			return true;
+		break;
+	case 7:
+		if (h1_name_eq(n, 7, "trailer") || h1_name_eq(n, 7, "upgrade"))
+			return true;
+		break;
+	case 10:
+		if (h1_name_eq(n, 10, "connection") || h1_name_eq(n, 10, "keep-alive"))
+			return true;
+		break;
+	case 14:
+		if (h1_name_eq(n, 14, "content-length"))
+			return true;
+		break;
+	case 17:
+		if (h1_name_eq(n, 17, "transfer-encoding"))
+			return true;
+		break;
+	default:
+		break;
+	}
 	return conn_options && http_conn_option(m, h);
 }
 
-bool http_is_hop_by_hop(const struct http_msg *m, const struct h1_hdr *h)
+bool http_conn_options(const struct http_msg *m)
 {
-	return http_hop(m, h, http_conn_option(m, NULL));
+	return http_conn_option(m, NULL);
 }
 
-int http_write_fields(const struct http_msg *m, const char *skip, struct evbuffer *out)
+void http_lower(char *dst, const char *src, size_t n)
 {
-	bool conn_options = http_conn_option(m, NULL);
-	struct evbuffer_iovec v;
-	size_t room = 0;
-	char *p;
+	for (size_t i = 0; i < n; i++)
+		dst[i] = (char)(src[i] >= 'A' && src[i] <= 'Z' ? src[i] + ('a' - 'A') : src[i]);
+}
 
-	/* one reservation for the lot: evbuffer_add() per name, separator,
-	 * value and CRLF showed in profiles; what is skipped is not copied */
+size_t http_fields_room(const struct http_msg *m)
+{
+	size_t room = 0;
+
 	for (unsigned i = 0; i < m->h.n_hdrs; i++)
 		room += m->h.hdrs[i].name_len + m->h.hdrs[i].value_len + 4;
-	if (room == 0)
-		return 0;
-	if (evbuffer_reserve_space(out, (ev_ssize_t)room, &v, 1) != 1)
-		return -ENOMEM;
-	p = v.iov_base;
+	return room;
+}
+
+char *http_put_fields(const struct http_msg *m, const char *skip, char *p)
+{
+	bool conn_options = http_conn_options(m);
+
 	for (unsigned i = 0; i < m->h.n_hdrs; i++) {
 		const struct h1_hdr *h = &m->h.hdrs[i];
 
-		if (!h->name_len || http_hop(m, h, conn_options))
+		if (!h->name_len || http_is_hop_by_hop(m, h, conn_options))
 			continue;
 		if (skip && h1_name_eq(h->name, h->name_len, skip))
 			continue;
@@ -194,19 +207,39 @@ int http_write_fields(const struct http_msg *m, const char *skip, struct evbuffe
 		*p++ = '\r';
 		*p++ = '\n';
 	}
-	v.iov_len = (size_t)(p - (char *)v.iov_base);
+	return p;
+}
+
+int http_write_fields(const struct http_msg *m, const char *skip, struct evbuffer *out)
+{
+	size_t room = http_fields_room(m);
+	struct evbuffer_iovec v;
+
+	/* one reservation for the lot: evbuffer_add() per name, separator,
+	 * value and CRLF showed in profiles; what is skipped is not copied */
+	if (room == 0)
+		return 0;
+	if (evbuffer_reserve_space(out, (ev_ssize_t)room, &v, 1) != 1)
+		return -ENOMEM;
+	v.iov_len = (size_t)(http_put_fields(m, skip, v.iov_base) - (char *)v.iov_base);
 	return evbuffer_commit_space(out, &v, 1) ? -ENOMEM : 0;
+}
+
+char *http_put_length(char *p, uint64_t len)
+{
+	memcpy(p, "Content-Length: ", 16);
+	p += 16;
+	p += util_u64_dec(p, len);
+	*p++ = '\r';
+	*p++ = '\n';
+	return p;
 }
 
 int http_write_length(struct evbuffer *out, uint64_t len)
 {
-	char f[sizeof("Content-Length: \r\n") + UTIL_U64_DIGITS] = "Content-Length: ";
-	size_t n = sizeof("Content-Length: ") - 1;
+	char f[HTTP_LENGTH_ROOM];
 
-	n += util_u64_dec(f + n, len);
-	f[n++] = '\r';
-	f[n++] = '\n';
-	return evbuffer_add(out, f, n) ? -ENOMEM : 0;
+	return evbuffer_add(out, f, (size_t)(http_put_length(f, len) - f)) ? -ENOMEM : 0;
 }
 
 const char *http_reason(int status)

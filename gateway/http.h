@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "h1.h"
 
@@ -33,6 +34,10 @@ struct http_msg {
 int http_msg_parse(struct http_msg *m, const char *p, size_t len, const struct h1_limits *lim,
                    struct h1_hdr *scratch, unsigned n_scratch, bool response);
 
+/* The same for a head that is in the arena of <m> already, at <head>. */
+int http_msg_parse_inplace(struct http_msg *m, char *head, size_t len, const struct h1_limits *lim,
+                           struct h1_hdr *scratch, unsigned n_scratch, bool response);
+
 /* Returns the first field named <name> (case-insensitive) or NULL. */
 const struct h1_hdr *http_hdr_get(const struct http_msg *m, const char *name);
 
@@ -47,16 +52,38 @@ int http_hdr_del(struct http_msg *m, const char *name);
  * Returns 0 or -ENOMEM. */
 int http_hdr_set(struct http_msg *m, const char *name, const char *value, size_t vlen);
 
+/* Returns whether a Connection field of <m> names an option besides
+ * "close", "keep-alive" and "upgrade" (which name hop-by-hop fields anyway):
+ * what http_is_hop_by_hop() needs to know of the whole message, found once
+ * per head written rather than once per field. The common message has none. */
+bool http_conn_options(const struct http_msg *m);
+
 /* Returns true when field <h> must not be forwarded by a proxy: a fixed
  * hop-by-hop field, a framing field the proxy rewrites (Content-Length,
- * Transfer-Encoding), or a field named by a Connection option of <m>. Upgrade
+ * Transfer-Encoding), a Proxy-* field, or, when <conn_options> (see
+ * http_conn_options()), a field named by a Connection option of <m>. Upgrade
  * and Connection are hop-by-hop too; callers add them back for a tunnel. */
-bool http_is_hop_by_hop(const struct http_msg *m, const struct h1_hdr *h);
+bool http_is_hop_by_hop(const struct http_msg *m, const struct h1_hdr *h, bool conn_options);
 
-/* Appends the end-to-end fields of <m> to <out> as "Name: value\r\n" lines,
+/* Copies field name <src,n> to <dst> in lowercase, as HTTP/2 wants it. */
+void http_lower(char *dst, const char *src, size_t n);
+
+/* Bytes http_put_fields() may write for <m>: what to reserve. */
+size_t http_fields_room(const struct http_msg *m);
+
+/* Writes the end-to-end fields of <m> at <p> as "Name: value\r\n" lines,
  * in order, skipping deleted and hop-by-hop fields and the field named
- * <skip> (NULL for none). Returns 0 or -ENOMEM. */
+ * <skip> (NULL for none). Returns the end of what it wrote. */
+char *http_put_fields(const struct http_msg *m, const char *skip, char *p);
+
+/* The same, appended to <out>. Returns 0 or -ENOMEM. */
 int http_write_fields(const struct http_msg *m, const char *skip, struct evbuffer *out);
+
+/* The longest "Content-Length: <len>\r\n" line. */
+#define HTTP_LENGTH_ROOM (sizeof("Content-Length: \r\n") - 1 + 20)
+
+/* Writes "Content-Length: <len>\r\n" at <p>. Returns the end of it. */
+char *http_put_length(char *p, uint64_t len);
 
 /* Appends "Content-Length: <len>\r\n" to <out>. Returns 0 or -ENOMEM. */
 int http_write_length(struct evbuffer *out, uint64_t len);

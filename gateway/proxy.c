@@ -227,31 +227,50 @@ static int proxy_prepare_request(struct txn *t)
 	return 0;
 }
 
-/* Writes the request head to the attempt's connection. */
+static char *proxy_put(char *p, const void *src, size_t n)
+{
+	memcpy(p, src, n);
+	return p + n;
+}
+
+#define PROXY_PUT_LIT(p, lit) proxy_put((p), (lit), sizeof(lit) - 1)
+
+/* Writes the request head to the attempt's connection, in one reservation:
+ * an evbuffer_add() per piece showed in profiles. */
 static int proxy_write_head(struct txn *t)
 {
 	struct evbuffer *out = bufferevent_get_output(t->uc->bev);
 	const struct h1_msg *m = &t->req.h;
+	const struct h1_hdr *up = NULL;
+	struct evbuffer_iovec v;
+	size_t room;
+	char *p;
 
-	evbuffer_add(out, m->method, m->method_len);
-	evbuffer_add(out, " ", 1);
-	evbuffer_add(out, m->path, m->path_len);
-	evbuffer_add(out, " HTTP/1.1\r\n", 11);
-	if (http_write_fields(&t->req, NULL, out))
+	if (t->flags & TXN_F_UPGRADE)
+		up = http_hdr_get(&t->req, "upgrade");
+	room = m->method_len + m->path_len + sizeof(" HTTP/1.1\r\n") + http_fields_room(&t->req) +
+	       (up ? sizeof("Connection: Upgrade\r\nUpgrade: \r\n") + up->value_len : 0) +
+	       sizeof("Transfer-Encoding: chunked\r\n") + HTTP_LENGTH_ROOM + 2;
+	if (evbuffer_reserve_space(out, (ev_ssize_t)room, &v, 1) != 1)
 		return -ENOMEM;
-	if (t->flags & TXN_F_UPGRADE) {
-		const struct h1_hdr *up = http_hdr_get(&t->req, "upgrade");
-
-		evbuffer_add(out, "Connection: Upgrade\r\nUpgrade: ", 30);
-		evbuffer_add(out, up->value, up->value_len);
-		evbuffer_add(out, "\r\n", 2);
+	p = proxy_put(v.iov_base, m->method, m->method_len);
+	*p++ = ' ';
+	p = proxy_put(p, m->path, m->path_len);
+	p = PROXY_PUT_LIT(p, " HTTP/1.1\r\n");
+	p = http_put_fields(&t->req, NULL, p);
+	if (up) {
+		p = PROXY_PUT_LIT(p, "Connection: Upgrade\r\nUpgrade: ");
+		p = proxy_put(p, up->value, up->value_len);
+		p = PROXY_PUT_LIT(p, "\r\n");
 	}
 	/* an HTTP/2 body of unannounced length goes upstream chunked */
 	if (t->req_body.out == RELAY_CHUNKED)
-		evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+		p = PROXY_PUT_LIT(p, "Transfer-Encoding: chunked\r\n");
 	else if (t->req_body.in == RELAY_LENGTH)
-		http_write_length(out, (uint64_t)m->content_length);
-	return evbuffer_add(out, "\r\n", 2) ? -ENOMEM : 0;
+		p = http_put_length(p, (uint64_t)m->content_length);
+	p = PROXY_PUT_LIT(p, "\r\n");
+	v.iov_len = (size_t)(p - (char *)v.iov_base);
+	return evbuffer_commit_space(out, &v, 1) ? -ENOMEM : 0;
 }
 
 /* Moves request body bytes from the client to the upstream. */

@@ -57,12 +57,11 @@ const struct h1_hdr *http_hdr_get(const struct http_msg *m, const char *name)
 	return NULL;
 }
 
-int http_hdr_add(struct http_msg *m, const char *name, const char *value, size_t vlen)
+/* Appends field <name,nlen>: <value,vlen> to <m> as they are, growing the
+ * array in the arena when full. Returns 0 or -ENOMEM. */
+static int http_hdr_append(struct http_msg *m, const char *name, size_t nlen, const char *value,
+                           size_t vlen)
 {
-	size_t nlen = strlen(name);
-	struct h1_hdr *h;
-	char *n, *v;
-
 	if (m->h.n_hdrs == m->cap) {
 		unsigned cap = m->cap ? m->cap * 2 : 16;
 		struct h1_hdr *hdrs = arena_alloc(m->a, cap * sizeof(*hdrs));
@@ -74,16 +73,18 @@ int http_hdr_add(struct http_msg *m, const char *name, const char *value, size_t
 		m->h.hdrs = hdrs;
 		m->cap = cap;
 	}
-	n = arena_strndup(m->a, name, nlen);
-	v = arena_strndup(m->a, value, vlen);
+	m->h.hdrs[m->h.n_hdrs++] = (struct h1_hdr){name, nlen, value, vlen};
+	return 0;
+}
+
+int http_hdr_add(struct http_msg *m, const char *name, const char *value, size_t vlen)
+{
+	size_t nlen = strlen(name);
+	char *n = arena_strndup(m->a, name, nlen), *v = arena_strndup(m->a, value, vlen);
+
 	if (!n || !v)
 		return -ENOMEM;
-	h = &m->h.hdrs[m->h.n_hdrs++];
-	h->name = n;
-	h->name_len = nlen;
-	h->value = v;
-	h->value_len = vlen;
-	return 0;
+	return http_hdr_append(m, n, nlen, v, vlen);
 }
 
 int http_hdr_del(struct http_msg *m, const char *name)
@@ -105,6 +106,12 @@ int http_hdr_set(struct http_msg *m, const char *name, const char *value, size_t
 {
 	http_hdr_del(m, name);
 	return http_hdr_add(m, name, value, vlen);
+}
+
+int http_hdr_set_ref(struct http_msg *m, const char *name, const char *value, size_t vlen)
+{
+	http_hdr_del(m, name);
+	return http_hdr_append(m, name, strlen(name), value, vlen);
 }
 
 /* Walks the options of the Connection fields of <m>. With <h>: does one
@@ -137,7 +144,7 @@ bool http_is_hop_by_hop(const struct http_msg *m, const struct h1_hdr *h, bool c
 	const char *n = h->name;
 
 	/* "Proxy-*" is ours to consume, never the origin's (httpoxy and co.) */
-	if (h->name_len > 6 && strncasecmp(n, "proxy-", 6) == 0)
+	if (h->name_len > 6 && (n[0] | 0x20) == 'p' && strncasecmp(n, "proxy-", 6) == 0)
 		return true;
 	/* by length first: most fields are none of these and cost no compare */
 	switch (h->name_len) {

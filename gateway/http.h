@@ -52,6 +52,10 @@ int http_hdr_del(struct http_msg *m, const char *name);
  * Returns 0 or -ENOMEM. */
 int http_hdr_set(struct http_msg *m, const char *name, const char *value, size_t vlen);
 
+/* The same without copying <name> and <value>, which must live as long as
+ * <m>: literals, or bytes in the arena of <m>. */
+int http_hdr_set_ref(struct http_msg *m, const char *name, const char *value, size_t vlen);
+
 /* Returns whether a Connection field of <m> names an option besides
  * "close", "keep-alive" and "upgrade" (which name hop-by-hop fields anyway):
  * what http_is_hop_by_hop() needs to know of the whole message, found once

@@ -190,7 +190,7 @@ static int proxy_set_xff(struct txn *t)
 	}
 	memcpy(p, t->c->peer_ip, strlen(t->c->peer_ip));
 	p += strlen(t->c->peer_ip);
-	return http_hdr_set(m, "X-Forwarded-For", v, (size_t)(p - v));
+	return http_hdr_set_ref(m, "X-Forwarded-For", v, (size_t)(p - v));
 }
 
 /* Edits the request once, before its first attempt: the forwarding fields
@@ -219,11 +219,11 @@ static int proxy_prepare_request(struct txn *t)
 		}
 	}
 	if ((err = proxy_set_xff(t)) ||
-	    (err = http_hdr_set(m, "X-Forwarded-Proto", t->c->tls ? "https" : "http",
-	                        t->c->tls ? 5 : 4)))
+	    (err = http_hdr_set_ref(m, "X-Forwarded-Proto", t->c->tls ? "https" : "http",
+	                            t->c->tls ? 5 : 4)))
 		return err;
 	if (m->h.authority)
-		return http_hdr_set(m, "X-Forwarded-Host", m->h.authority, m->h.authority_len);
+		return http_hdr_set_ref(m, "X-Forwarded-Host", m->h.authority, m->h.authority_len);
 	return 0;
 }
 
@@ -324,22 +324,29 @@ void proxy_pump_request(struct txn *t)
 /* The connection of the current attempt is usable: send the request. */
 static void proxy_send(struct txn *t)
 {
+	struct bufferevent *bev = t->uc->bev;
 	struct timeval tv;
 
 	t->flags &= ~TXN_F_CONNECTING;
-	/* until the request is out, the upstream owes us nothing; a stalled
-	 * write is the timeout that counts */
-	bufferevent_set_timeouts(t->uc->bev, NULL, proxy_tv(&tv, t->ups->cfg->response_timeout_ms));
 	if (proxy_write_head(t)) {
 		proxy_fail(t, 500, "out of memory");
 		return;
 	}
 	t->flags |= TXN_F_HEAD_SENT;
-	if (t->req_body.done) {
-		conn_flush(t->uc->bev);
-		proxy_on_up_write(t->uc->bev, t);
-	} else
+	/* until the request is out, the upstream owes us nothing; a stalled
+	 * write is the timeout that counts */
+	proxy_tv(&tv, t->ups->cfg->response_timeout_ms);
+	if (!(t->flags & TXN_F_REQ_BODY_DONE)) {
+		bufferevent_set_timeouts(bev, NULL, &tv);
 		proxy_pump_request(t);
+		return;
+	}
+	conn_flush(bev);
+	/* a request the socket took whole, the common case, goes straight
+	 * to the response's timeouts: setting them twice costs event_adds */
+	if (evbuffer_get_length(bufferevent_get_output(bev)))
+		bufferevent_set_timeouts(bev, NULL, &tv);
+	proxy_on_up_write(bev, t);
 }
 
 static void proxy_attempt(struct txn *t, const struct ups_server *avoid)
@@ -393,9 +400,14 @@ static void proxy_attempt(struct txn *t, const struct ups_server *avoid)
 	}
 	t->uc = uc;
 	bufferevent_setcb(uc->bev, proxy_on_up_read, proxy_on_up_write, proxy_on_up_event, t);
-	bufferevent_setwatermark(uc->bev, EV_WRITE, PROXY_LOW, 0);
-	bufferevent_setwatermark(uc->bev, EV_READ, 0, PROXY_HIGH);
-	bufferevent_enable(uc->bev, EV_READ | EV_WRITE);
+	/* a pooled connection keeps its watermarks and what it had enabled
+	 * (setting them again would cost an event_add each) */
+	if (!(t->flags & TXN_F_REUSED_CONN)) {
+		bufferevent_setwatermark(uc->bev, EV_WRITE, PROXY_LOW, 0);
+		bufferevent_setwatermark(uc->bev, EV_READ, 0, PROXY_HIGH);
+	}
+	if ((bufferevent_get_enabled(uc->bev) & (EV_READ | EV_WRITE)) != (EV_READ | EV_WRITE))
+		bufferevent_enable(uc->bev, EV_READ | EV_WRITE);
 	if (t->flags & TXN_F_REUSED_CONN) {
 		proxy_send(t);
 		return;

@@ -81,7 +81,6 @@ struct uconn *upool_get(struct ups_server *s, bool probe)
 			 * is harmless: that callback reads what the socket holds */
 			if (!event_pending(&uc->bev->ev_read, EV_READ, NULL))
 				bufferevent_disable(uc->bev, EV_READ);
-			bufferevent_set_timeouts(uc->bev, NULL, NULL);
 			return uc;
 		}
 		upool_free(uc);
@@ -222,8 +221,9 @@ void upool_put(struct uconn *uc)
 	}
 	bufferevent_setcb(uc->bev, upool_on_idle_read, NULL, upool_on_idle_event, uc);
 	bufferevent_set_timeouts(uc->bev, &tv, NULL);
-	bufferevent_setwatermark(uc->bev, EV_READ, 0, 0);
-	bufferevent_enable(uc->bev, EV_READ);
+	/* the watermarks stay the txn's: any byte still wakes the idle read */
+	if (!(bufferevent_get_enabled(uc->bev) & EV_READ))
+		bufferevent_enable(uc->bev, EV_READ);
 	/* most recent first: warm connections stay warm, cold ones time out */
 	TAILQ_INSERT_HEAD(&s->idle, uc, link);
 	s->n_idle++;

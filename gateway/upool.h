@@ -30,7 +30,9 @@ struct uconn {
  * is not processed yet: with <probe>, a MSG_PEEK catches that too (over
  * TLS an SSL_peek, which takes in session tickets and sees a close_notify).
  * The probe costs a syscall per request, so only a request that could not
- * be retried on a reset asks for it. */
+ * be retried on a reset asks for it. The connection keeps the idle
+ * timeout, its callbacks and its watermarks until the caller sets its own;
+ * reading may be off (the caller enables it). */
 struct uconn *upool_get(struct ups_server *s, bool probe);
 
 /* Starts a non-blocking connect to <s>, then the TLS handshake when its

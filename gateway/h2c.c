@@ -175,6 +175,30 @@ struct h2s *h2c_stream(struct h2c *h, int32_t id)
 	return nghttp2_session_get_stream_user_data(h->ss, id);
 }
 
+struct h2s *h2c_stream_new(struct h2c *h)
+{
+	struct worker *w = h->c->w;
+	struct h2s *s = w->h2s_spare;
+
+	if (s) {
+		struct evbuffer *in = s->in, *out = s->out;
+		char *hb = s->hb;
+		size_t hb_cap = s->hb_cap;
+
+		w->h2s_spare = s->next_spare;
+		w->n_h2s_spare--;
+		*s = (struct h2s){.in = in, .out = out, .hb = hb, .hb_cap = hb_cap};
+	} else if (!(s = calloc(1, sizeof(*s))) || !(s->in = evbuffer_new()) ||
+	           !(s->out = evbuffer_new())) {
+		if (s && s->in)
+			evbuffer_free(s->in);
+		free(s);
+		return NULL;
+	}
+	s->h = h;
+	return s;
+}
+
 static void h2c_stream_free(struct h2s *s)
 {
 	evbuffer_free(s->in);
@@ -186,12 +210,50 @@ static void h2c_stream_free(struct h2s *s)
 	free(s);
 }
 
+/* Ends <s>: the worker keeps it, its buffers emptied, for a new stream of
+ * any of its connections, or frees it. */
+static void h2c_stream_end(struct h2s *s)
+{
+	struct worker *w = s->h->c->w;
+
+	if (w->n_h2s_spare >= H2C_SPARE) {
+		h2c_stream_free(s);
+		return;
+	}
+	if (s->cookie)
+		evbuffer_free(s->cookie);
+	s->cookie = NULL;
+	free(s->trl);
+	s->trl = NULL;
+	evbuffer_drain(s->in, evbuffer_get_length(s->in));
+	evbuffer_drain(s->out, evbuffer_get_length(s->out));
+	if (s->hb_cap > H2C_SPARE_HB) {
+		free(s->hb);
+		s->hb = NULL;
+		s->hb_cap = 0;
+	}
+	s->next_spare = w->h2s_spare;
+	w->h2s_spare = s;
+	w->n_h2s_spare++;
+}
+
+void h2c_spare_free(struct worker *w)
+{
+	struct h2s *s;
+
+	while ((s = w->h2s_spare)) {
+		w->h2s_spare = s->next_spare;
+		h2c_stream_free(s);
+	}
+	w->n_h2s_spare = 0;
+}
+
 void h2c_stream_drop(struct h2s *s)
 {
 	struct h2c *h = s->h;
 
 	TAILQ_REMOVE(&h->streams, s, link);
-	h2c_stream_free(s);
+	h2c_stream_end(s);
 	if (--h->n_streams == 0)
 		h2c_arm(h);
 }
@@ -694,7 +756,7 @@ void h2c_free(struct conn *c)
 			continue;
 		}
 		TAILQ_REMOVE(&h->streams, s, link);
-		h2c_stream_free(s);
+		h2c_stream_end(s);
 	}
 	event_del(&h->flush_ev);
 	nghttp2_session_del(h->ss);

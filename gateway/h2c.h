@@ -10,6 +10,7 @@
 
 struct conn;
 struct evbuffer;
+struct worker;
 
 /* Looks at the first bytes of a cleartext connection in <in>. Returns 1
  * when they are the HTTP/2 connection preface, 0 when they are a strict
@@ -31,6 +32,9 @@ void h2c_on_timer(struct conn *c);
 
 /* Graceful stop: GOAWAY, the open streams finish, then <c> closes. */
 void h2c_drain(struct conn *c);
+
+/* Frees the ended streams worker <w> kept for reuse. */
+void h2c_spare_free(struct worker *w);
 
 /* Frees the HTTP/2 state of <c>, which conn_close() is closing: the txn of
  * every open stream ends as a client abort. */

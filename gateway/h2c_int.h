@@ -25,6 +25,8 @@ struct txn;
 #define H2C_CONN_WINDOW   (1 << 20)    /* ...and all streams of a connection */
 #define H2C_RESP_LOW      (64 * 1024)  /* a stream's response sink wakes its upstream below this */
 #define H2C_PSEUDO_MAX    8192         /* one pseudo-header value */
+#define H2C_SPARE         64           /* ended streams a worker keeps for new ones */
+#define H2C_SPARE_HB      1024         /* ...with a header block buffer this large at most */
 
 struct h2s {
 	struct h2c *h;
@@ -57,6 +59,7 @@ struct h2s {
 	nghttp2_nv *trl; /* response trailers to send after <out>, one malloc'd block */
 	size_t n_trl;
 	TAILQ_ENTRY(h2s) link;
+	struct h2s *next_spare; /* in the worker's list of ended streams */
 };
 
 struct h2c {
@@ -89,6 +92,10 @@ void h2c_abuse(struct h2c *h, enum metrics_conn what, const char *why);
 /* Takes a token from a bucket of <rate> per second and a burst of twice
  * that. Returns false when it is empty. */
 bool h2c_take(double *tokens, uint64_t *last_ns, uint32_t rate);
+
+/* A new stream of <h> with empty buffers: an ended one the worker kept
+ * (no malloc), or a new one. NULL on ENOMEM. */
+struct h2s *h2c_stream_new(struct h2c *h);
 
 /* The stream <id> of <h>, or NULL. */
 struct h2s *h2c_stream(struct h2c *h, int32_t id);

@@ -129,9 +129,6 @@ static void h2c_request(struct h2c *h, struct h2s *s)
 	      : len < 0 ? HTTP_NOMEM
 	                : http_msg_parse_inplace(&t->req, head, (size_t)len, &lim,
 	                                         c->w->hdr_scratch, g->max_headers, false);
-	free(s->hb);
-	s->hb = NULL;
-	s->hb_len = s->hb_cap = s->lines = 0;
 	t->head_len = len > 0 ? (size_t)len : 0;
 	if (err == HTTP_NOMEM) {
 		t->cs->reply_local(t, 500, "out of memory");
@@ -166,16 +163,8 @@ static int h2c_on_begin_headers(nghttp2_session *ss, const nghttp2_frame *f, voi
 
 	if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
-	s = calloc(1, sizeof(*s));
-	if (!s || !(s->in = evbuffer_new()) || !(s->out = evbuffer_new())) {
-		if (s) {
-			if (s->in)
-				evbuffer_free(s->in);
-			free(s);
-		}
+	if (!(s = h2c_stream_new(h)))
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
-	}
-	s->h = h;
 	s->id = f->hd.stream_id;
 	s->start_ns = s->progress_ns = util_mono_ns();
 	nghttp2_session_set_stream_user_data(ss, s->id, s);

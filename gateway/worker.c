@@ -15,6 +15,7 @@
 
 #include "conn.h"
 #include "gen.h"
+#include "h2c.h"
 #include "log.h"
 #include "upstream.h"
 #include "worker.h"
@@ -412,6 +413,7 @@ void worker_join(struct worker *w)
 		worker_gen_release(w, w->cur);
 	worker_update_drop(atomic_exchange(&w->update, NULL)); /* came too late */
 	free(w->hdr_scratch);
+	h2c_spare_free(w);
 	if (w->alog_fd >= 0)
 		worker_alog_flush(w);
 	evbuffer_free(w->alog);

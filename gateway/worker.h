@@ -58,6 +58,8 @@ struct worker {
 
 	struct metrics_w *m;        /* this worker's counters (metrics.h) */
 	struct h1_hdr *hdr_scratch; /* max_headers slots: heads parse here first */
+	struct h2s *h2s_spare;      /* ended HTTP/2 streams kept for new ones (h2c.c) */
+	unsigned n_h2s_spare;
 
 	TAILQ_HEAD(, conn) conns;
 	uint32_t n_conns;

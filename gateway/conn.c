@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -359,7 +360,9 @@ static ssize_t conn_readv(evutil_socket_t fd, struct evbuffer *in, size_t want)
 	} else if (nv > 1 && v[0].iov_len + v[1].iov_len > want) {
 		v[1].iov_len = want - v[0].iov_len;
 	}
-	n = readv(fd, (struct iovec *)v, nv);
+	/* one stretch, the common case: recv() spares the kernel the iovec
+	 * import readv() costs */
+	n = nv == 1 ? recv(fd, v[0].iov_base, v[0].iov_len, 0) : readv(fd, (struct iovec *)v, nv);
 	if (n <= 0) {
 		err = errno;
 		evbuffer_commit_space(in, v, 0);
@@ -467,6 +470,22 @@ void conn_arm_header_timer(struct conn *c)
 	conn_set_timer(c, c->w->cfg->gw.header_timeout_ms);
 }
 
+/* Writes what it can of <out> to socket <fd> and drains it: one chain,
+ * the common case, by send(), which spares the kernel the iovec import of
+ * writev(). Returns the bytes written, or -1 with errno. */
+static int conn_write(struct evbuffer *out, evutil_socket_t fd)
+{
+	struct evbuffer_iovec v;
+	ssize_t n;
+
+	if (evbuffer_peek(out, -1, NULL, &v, 1) != 1)
+		return evbuffer_write(out, fd);
+	n = send(fd, v.iov_base, v.iov_len, MSG_NOSIGNAL);
+	if (n > 0)
+		evbuffer_drain(out, (size_t)n);
+	return (int)n;
+}
+
 bool conn_flush(struct bufferevent *bev)
 {
 	struct evbuffer *out = bufferevent_get_output(bev);
@@ -494,7 +513,7 @@ bool conn_flush(struct bufferevent *bev)
 	 * callback may drain there, and so do we, on its behalf. A failed
 	 * write leaves the bytes: the write event reports the error. */
 	evbuffer_unfreeze(out, 1);
-	n = evbuffer_write(out, bufferevent_getfd(bev));
+	n = conn_write(out, bufferevent_getfd(bev));
 	evbuffer_freeze(out, 1);
 	if (n <= 0 || evbuffer_get_length(out))
 		return false;

@@ -25,7 +25,7 @@ struct txn;
 #define H2C_CONN_WINDOW   (1 << 20)    /* ...and all streams of a connection */
 #define H2C_RESP_LOW      (64 * 1024)  /* a stream's response sink wakes its upstream below this */
 #define H2C_PSEUDO_MAX    8192         /* one pseudo-header value */
-#define H2C_SPARE         64           /* ended streams a worker keeps for new ones */
+#define H2C_SPARE         128          /* ended streams a worker keeps for new ones */
 #define H2C_SPARE_HB      1024         /* ...with a header block buffer this large at most */
 
 struct h2s {

@@ -82,14 +82,20 @@ void ups_put(struct ups *u)
 	free(u);
 }
 
-static bool ups_in_service(const struct ups_server *s, uint64_t now)
+/* Whether <s> takes requests; *<now> is read from the clock the first time
+ * a server is ejected (most picks find none and need no clock). */
+static bool ups_in_service(const struct ups_server *s, uint64_t *now)
 {
-	return s->eject_until_ns == 0 || now >= s->eject_until_ns;
+	if (s->eject_until_ns == 0)
+		return true;
+	if (*now == 0)
+		*now = util_mono_ns();
+	return *now >= s->eject_until_ns;
 }
 
 struct ups_server *ups_pick(struct ups *u, const struct ups_server *avoid)
 {
-	uint64_t now = util_mono_ns();
+	uint64_t now = 0;
 	struct ups_server *best = NULL, *soonest = NULL;
 
 	for (int k = 0; k < u->n_srv; k++) {
@@ -97,7 +103,7 @@ struct ups_server *ups_pick(struct ups *u, const struct ups_server *avoid)
 
 		if (s == avoid)
 			continue;
-		if (!ups_in_service(s, now)) {
+		if (!ups_in_service(s, &now)) {
 			if (!soonest || s->eject_until_ns < soonest->eject_until_ns)
 				soonest = s;
 			continue;

@@ -516,7 +516,7 @@ static void trace_on_attempt_end(struct txn *t, void *ctx)
 	struct trace_txn *x = ctx;
 	const struct ups_server *srv = t->srv;
 	const char *err = NULL;
-	uint64_t now = util_mono_ns(), evs[SPAN_EV_N] = {0};
+	uint64_t now, evs[SPAN_EV_N] = {0};
 	const char *ip;
 	size_t ip_len;
 	int port;
@@ -524,6 +524,7 @@ static void trace_on_attempt_end(struct txn *t, void *ctx)
 
 	if (!x || !(x->flags & TRACECTX_F_SAMPLED) || !(s = export_reserve(t->w->id)))
 		return;
+	now = util_mono_ns();
 	trace_span_ids(s, x, x->client_id, x->server_id);
 	s->kind = SPAN_KIND_CLIENT;
 	span_set_name(s, t->req.h.method, t->req.h.method_len);

@@ -478,7 +478,9 @@ static int conn_write(struct evbuffer *out, evutil_socket_t fd)
 	struct evbuffer_iovec v;
 	ssize_t n;
 
-	if (evbuffer_peek(out, -1, NULL, &v, 1) != 1)
+	/* with the whole length, evbuffer_peek() counts the chains it spans
+	 * (with -1 it would stop at the one vector it fills) */
+	if (evbuffer_peek(out, (ev_ssize_t)evbuffer_get_length(out), NULL, &v, 1) != 1)
 		return evbuffer_write(out, fd);
 	n = send(fd, v.iov_base, v.iov_len, MSG_NOSIGNAL);
 	if (n > 0)

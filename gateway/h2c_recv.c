@@ -26,12 +26,6 @@
 
 /* ---- Requests ------------------------------------------------------------- */
 
-static char *h2c_put(char *p, const void *src, size_t n)
-{
-	memcpy(p, src, n);
-	return p + n;
-}
-
 /* Writes the header list of <s> as an HTTP/1.1 head for the strict parser,
  * in the arena of <t>: the request line, the fields, Host from :authority
  * when there is no Host (RFC 9113 8.3.1) and the cookie crumbs as one field
@@ -51,22 +45,22 @@ static ssize_t h2c_head_text(struct h2s *s, struct txn *t, char **head)
 		return 0;
 	if (!(*head = p = arena_alloc(&t->arena, len)))
 		return -ENOMEM;
-	p = h2c_put(p, s->hb + s->method.off, s->method.len);
+	p = util_put(p, s->hb + s->method.off, s->method.len);
 	*p++ = ' ';
-	p = h2c_put(p, s->hb + s->path.off, s->path.len);
-	p = h2c_put(p, " HTTP/1.1\r\n", 11);
+	p = util_put(p, s->hb + s->path.off, s->path.len);
+	p = UTIL_PUT_LIT(p, " HTTP/1.1\r\n");
 	if (host) {
-		p = h2c_put(p, "host: ", 6);
-		p = h2c_put(p, s->hb + s->authority.off, s->authority.len);
-		p = h2c_put(p, "\r\n", 2);
+		p = UTIL_PUT_LIT(p, "host: ");
+		p = util_put(p, s->hb + s->authority.off, s->authority.len);
+		p = UTIL_PUT_LIT(p, "\r\n");
 	}
-	p = h2c_put(p, s->hb + s->lines, s->hb_len - s->lines);
+	p = util_put(p, s->hb + s->lines, s->hb_len - s->lines);
 	if (cookie) {
-		p = h2c_put(p, "cookie: ", 8);
+		p = UTIL_PUT_LIT(p, "cookie: ");
 		evbuffer_copyout(s->cookie, p, cookie);
-		p = h2c_put(p + cookie, "\r\n", 2);
+		p = UTIL_PUT_LIT(p + cookie, "\r\n");
 	}
-	h2c_put(p, "\r\n", 2);
+	UTIL_PUT_LIT(p, "\r\n");
 	return (ssize_t)len;
 }
 

@@ -227,14 +227,6 @@ static int proxy_prepare_request(struct txn *t)
 	return 0;
 }
 
-static char *proxy_put(char *p, const void *src, size_t n)
-{
-	memcpy(p, src, n);
-	return p + n;
-}
-
-#define PROXY_PUT_LIT(p, lit) proxy_put((p), (lit), sizeof(lit) - 1)
-
 /* Writes the request head to the attempt's connection, in one reservation:
  * an evbuffer_add() per piece showed in profiles. */
 static int proxy_write_head(struct txn *t)
@@ -253,22 +245,22 @@ static int proxy_write_head(struct txn *t)
 	       sizeof("Transfer-Encoding: chunked\r\n") + HTTP_LENGTH_ROOM + 2;
 	if (evbuffer_reserve_space(out, (ev_ssize_t)room, &v, 1) != 1)
 		return -ENOMEM;
-	p = proxy_put(v.iov_base, m->method, m->method_len);
+	p = util_put(v.iov_base, m->method, m->method_len);
 	*p++ = ' ';
-	p = proxy_put(p, m->path, m->path_len);
-	p = PROXY_PUT_LIT(p, " HTTP/1.1\r\n");
+	p = util_put(p, m->path, m->path_len);
+	p = UTIL_PUT_LIT(p, " HTTP/1.1\r\n");
 	p = http_put_fields(&t->req, NULL, p);
 	if (up) {
-		p = PROXY_PUT_LIT(p, "Connection: Upgrade\r\nUpgrade: ");
-		p = proxy_put(p, up->value, up->value_len);
-		p = PROXY_PUT_LIT(p, "\r\n");
+		p = UTIL_PUT_LIT(p, "Connection: Upgrade\r\nUpgrade: ");
+		p = util_put(p, up->value, up->value_len);
+		p = UTIL_PUT_LIT(p, "\r\n");
 	}
 	/* an HTTP/2 body of unannounced length goes upstream chunked */
 	if (t->req_body.out == RELAY_CHUNKED)
-		p = PROXY_PUT_LIT(p, "Transfer-Encoding: chunked\r\n");
+		p = UTIL_PUT_LIT(p, "Transfer-Encoding: chunked\r\n");
 	else if (t->req_body.in == RELAY_LENGTH)
 		p = http_put_length(p, (uint64_t)m->content_length);
-	p = PROXY_PUT_LIT(p, "\r\n");
+	p = UTIL_PUT_LIT(p, "\r\n");
 	v.iov_len = (size_t)(p - (char *)v.iov_base);
 	return evbuffer_commit_space(out, &v, 1) ? -ENOMEM : 0;
 }

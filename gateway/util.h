@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -20,6 +21,18 @@ uint64_t util_wall_ns(void);
  * Returns the length. printf's parsing of its format costs more than the
  * digits on the request path. */
 size_t util_u64_dec(char *buf, uint64_t v);
+
+/* Copies <n> bytes of <src> to <p>. Returns the end of the copy: heads are
+ * written piece by piece into one reserved stretch this way, which costs
+ * less than an evbuffer_add() (and its callbacks) per piece. */
+static inline char *util_put(char *p, const void *src, size_t n)
+{
+	memcpy(p, src, n);
+	return p + n;
+}
+
+/* The same for string literal <lit>, without its NUL. */
+#define UTIL_PUT_LIT(p, lit) util_put((p), (lit), sizeof(lit) - 1)
 
 /* Formats the address of <sa> as "ip" into <buf,len> (no port). Returns <buf>. */
 const char *util_addr_ip(const struct sockaddr *sa, char *buf, size_t len);

@@ -37,8 +37,9 @@
 
 static void conn_set_timer(struct conn *c, uint32_t ms)
 {
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	struct timeval tv;
 
+	worker_tv(c->w, ms, &tv);
 	evtimer_add(c->timer, &tv);
 }
 
@@ -304,8 +305,7 @@ void conn_close_after_flush(struct conn *c)
 	}
 	/* stop reading: a client that keeps sending cannot keep us busy */
 	bufferevent_disable(c->bev, EV_READ);
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
+	worker_tv(c->w, ms, &tv);
 	evtimer_add(c->timer, &tv);
 }
 

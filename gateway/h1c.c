@@ -335,19 +335,13 @@ static void h1c_req_fill(struct txn *t, size_t limit)
 	conn_read_more(t->c->bev, limit);
 }
 
-static void h1c_timeval(struct timeval *tv, uint32_t ms)
-{
-	tv->tv_sec = ms / 1000;
-	tv->tv_usec = (ms % 1000) * 1000;
-}
-
 static void h1c_start(struct txn *t)
 {
 	struct timeval tv;
 
 	/* a client that stops sending its body or stops reading the response
 	 * is cut after client_timeout_ms of no progress */
-	h1c_timeval(&tv, t->cfg->gw.client_timeout_ms);
+	worker_tv(t->w, t->cfg->gw.client_timeout_ms, &tv);
 	bufferevent_set_timeouts(t->c->bev, (t->flags & TXN_F_REQ_BODY_DONE) ? NULL : &tv, &tv);
 	bufferevent_setwatermark(t->c->bev, EV_WRITE, H1C_OUT_LOW, 0);
 }

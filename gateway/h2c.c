@@ -67,8 +67,7 @@ void h2c_arm(struct h2c *h)
 		ms = g->client_timeout_ms / 4;
 		ms = ms < 100 ? 100 : ms > 1000 ? 1000 : ms;
 	}
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
+	worker_tv(h->c->w, ms, &tv);
 	evtimer_add(h->c->timer, &tv);
 }
 

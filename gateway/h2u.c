@@ -91,8 +91,7 @@ static void h2u_arm(struct h2u_conn *hc)
 		ms = c->response_timeout_ms / 4;
 		ms = ms < 100 ? 100 : ms > 1000 ? 1000 : ms;
 	}
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
+	worker_tv(hc->srv->ups->w, ms, &tv);
 	evtimer_add(hc->timer, &tv);
 }
 
@@ -657,7 +656,7 @@ static struct h2u_conn *h2u_connect(struct ups_server *s)
 	        {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
 	        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2U_STREAM_WINDOW},
 	};
-	struct timeval tv = {c->connect_timeout_ms / 1000, (c->connect_timeout_ms % 1000) * 1000};
+	struct timeval tv;
 
 	if (!hc || !cb || nghttp2_option_new(&opt))
 		goto fail;
@@ -676,6 +675,7 @@ static struct h2u_conn *h2u_connect(struct ups_server *s)
 	bufferevent_setcb(hc->uc->bev, h2u_on_read, h2u_on_write, h2u_on_event, hc);
 	bufferevent_setwatermark(hc->uc->bev, EV_WRITE, H2U_OUT_HIGH / 4, 0);
 	/* a handshake waits on reads too: connect_timeout_ms bounds both */
+	worker_tv(s->ups->w, c->connect_timeout_ms, &tv);
 	bufferevent_set_timeouts(hc->uc->bev, hc->uc->tls ? &tv : NULL, &tv);
 	bufferevent_enable(hc->uc->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&s->h2, hc, link);

@@ -39,13 +39,6 @@ static void proxy_on_up_read(struct bufferevent *bev, void *arg);
 static void proxy_on_up_write(struct bufferevent *bev, void *arg);
 static void proxy_on_up_event(struct bufferevent *bev, short what, void *arg);
 
-static const struct timeval *proxy_tv(struct timeval *tv, uint32_t ms)
-{
-	tv->tv_sec = ms / 1000;
-	tv->tv_usec = (ms % 1000) * 1000;
-	return tv;
-}
-
 static struct evbuffer *proxy_client_out(struct txn *t)
 {
 	return t->cs->resp_out(t);
@@ -327,7 +320,7 @@ static void proxy_send(struct txn *t)
 	t->flags |= TXN_F_HEAD_SENT;
 	/* until the request is out, the upstream owes us nothing; a stalled
 	 * write is the timeout that counts */
-	proxy_tv(&tv, t->ups->cfg->response_timeout_ms);
+	worker_tv(t->w, t->ups->cfg->response_timeout_ms, &tv);
 	if (!(t->flags & TXN_F_REQ_BODY_DONE)) {
 		bufferevent_set_timeouts(bev, NULL, &tv);
 		proxy_pump_request(t);
@@ -406,7 +399,7 @@ static void proxy_attempt(struct txn *t, const struct ups_server *avoid)
 	}
 	t->flags |= TXN_F_CONNECTING;
 	/* a handshake waits on reads too: connect_timeout_ms bounds both */
-	proxy_tv(&tv, t->ups->cfg->connect_timeout_ms);
+	worker_tv(t->w, t->ups->cfg->connect_timeout_ms, &tv);
 	bufferevent_set_timeouts(uc->bev, uc->tls ? &tv : NULL, &tv);
 }
 
@@ -620,7 +613,7 @@ static void proxy_on_up_write(struct bufferevent *bev, void *arg)
 	t->flags |= TXN_F_REQ_SENT;
 	t->tm.request_sent_ns = util_mono_ns();
 	/* from here the upstream owes an answer within response_timeout_ms */
-	proxy_tv(&tv, t->ups->cfg->response_timeout_ms);
+	worker_tv(t->w, t->ups->cfg->response_timeout_ms, &tv);
 	bufferevent_set_timeouts(bev, &tv, &tv);
 }
 

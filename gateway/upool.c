@@ -213,13 +213,14 @@ void upool_put(struct uconn *uc)
 {
 	struct ups_server *s = uc->srv;
 	const struct cfg_upstream *c = s->ups->cfg;
-	struct timeval tv = {c->idle_timeout_ms / 1000, (c->idle_timeout_ms % 1000) * 1000};
+	struct timeval tv;
 
 	if (s->n_idle >= c->keepalive || s->ups->w->draining || s->ups->retired) {
 		upool_free(uc);
 		return;
 	}
 	bufferevent_setcb(uc->bev, upool_on_idle_read, NULL, upool_on_idle_event, uc);
+	worker_tv(s->ups->w, c->idle_timeout_ms, &tv);
 	bufferevent_set_timeouts(uc->bev, &tv, NULL);
 	/* the watermarks stay the txn's: any byte still wakes the idle read */
 	if (!(bufferevent_get_enabled(uc->bev) & EV_READ))

@@ -401,6 +401,27 @@ void worker_stop(struct worker *w)
 		log_main(LOG_ERROR, "cannot stop worker %d: %s", w->id, strerror(errno));
 }
 
+void worker_tv(struct worker *w, uint32_t ms, struct timeval *tv)
+{
+	const struct timeval *common;
+
+	tv->tv_sec = ms / 1000;
+	tv->tv_usec = (ms % 1000) * 1000;
+	if (ms == 0)
+		return;
+	for (unsigned i = 0; i < w->n_tvs; i++)
+		if (w->tvs[i].ms == ms) {
+			*tv = w->tvs[i].tv;
+			return;
+		}
+	/* more durations than that (reloads that keep changing them): the
+	 * others go through the heap, as any timeout does */
+	if (w->n_tvs == WORKER_TVS || !(common = event_base_init_common_timeout(w->base, tv)))
+		return;
+	w->tvs[w->n_tvs++] = (struct worker_tv){ms, *common};
+	*tv = *common;
+}
+
 void worker_join(struct worker *w)
 {
 	struct conn *c;

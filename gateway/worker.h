@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/time.h>
 #include <sys/queue.h>
 
 #include "cfg.h"
@@ -60,6 +61,15 @@ struct worker {
 	struct h1_hdr *hdr_scratch; /* max_headers slots: heads parse here first */
 	struct h2s *h2s_spare;      /* ended HTTP/2 streams kept for new ones (h2c.c) */
 	unsigned n_h2s_spare;
+
+	/* the timeout durations of the config as libevent common timeouts
+	 * (worker_tv()), ms and the timeval libevent gave for it */
+#define WORKER_TVS 32
+	struct worker_tv {
+		uint32_t ms;
+		struct timeval tv;
+	} tvs[WORKER_TVS];
+	unsigned n_tvs;
 
 	TAILQ_HEAD(, conn) conns;
 	uint32_t n_conns;
@@ -127,6 +137,13 @@ void worker_join(struct worker *w);
 /* Connection bookkeeping for conn.c: resumes accepting when below the cap,
  * and ends the loop when draining and the last connection is gone. */
 void worker_conn_closed(struct worker *w);
+
+/* Sets *<tv> to a timeout of <ms> for the events of <w>. Connection and
+ * request timeouts take a handful of durations from the config, each
+ * re-armed on every read and write: as a libevent common timeout (one per
+ * duration, up to WORKER_TVS) re-arming moves the event to the end of a
+ * queue instead of through the timer heap. */
+void worker_tv(struct worker *w, uint32_t ms, struct timeval *tv);
 
 /* One access-log line was appended to w->alog: writes the batch out once it
  * is large; a timer writes smaller batches within a fraction of a second. */

@@ -241,7 +241,7 @@ int conn_accept(struct worker *w, int fd, const struct sockaddr *peer, int peer_
 		return -ENOMEM;
 	}
 	bufferevent_setcb(c->bev, conn_on_read, conn_on_write, conn_on_event, c);
-	bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_READ_HIGH);
+	conn_read_high(c->bev, CONN_READ_HIGH);
 	/* libevent's 16 kB default splits a 1 MiB body into 64 reads and 64
 	 * writes, each with its own epoll round; big bodies want big syscalls */
 	bufferevent_set_max_single_read(c->bev, CONN_IO_MAX);
@@ -400,10 +400,13 @@ static void conn_on_readable(evutil_socket_t fd, short what, void *arg)
 		ev |= BEV_EVENT_TIMEOUT;
 		goto fail;
 	}
-	/* at the high watermark libevent has suspended reading already */
+	/* at the high watermark reading stops (an enable may have added the
+	 * event again); conn_on_input() resumes it below the mark */
 	if (bev->wm_read.high) {
-		if (len >= bev->wm_read.high)
+		if (len >= bev->wm_read.high) {
+			event_del(&bev->ev_read);
 			return;
+		}
 		if (want > bev->wm_read.high - len)
 			want = bev->wm_read.high - len;
 	}
@@ -417,6 +420,8 @@ static void conn_on_readable(evutil_socket_t fd, short what, void *arg)
 		ev |= n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR;
 		goto fail;
 	}
+	if (bev->wm_read.high && evbuffer_get_length(in) >= bev->wm_read.high)
+		event_del(&bev->ev_read);
 	if (bev->readcb && evbuffer_get_length(in) >= bev->wm_read.low)
 		bev->readcb(bev, bev->cbarg);
 	return;
@@ -428,11 +433,42 @@ fail:
 		bev->errorcb(bev, ev, bev->cbarg);
 }
 
+/* The input of <bev>, an own-read bufferevent, changed: when it fell below
+ * the high watermark at which conn_on_readable() stopped reading, reading
+ * resumes (if it is enabled). Any other change costs this test only. */
+static void conn_on_input(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct bufferevent *bev = arg;
+	size_t high = bev->wm_read.high;
+
+	if (high && info->orig_size >= high && evbuffer_get_length(in) < high &&
+	    (bev->enabled & EV_READ))
+		event_add(&bev->ev_read,
+		          evutil_timerisset(&bev->timeout_read) ? &bev->timeout_read : NULL);
+}
+
 void conn_own_reads(struct bufferevent *bev)
 {
+	struct evbuffer *in = bufferevent_get_input(bev);
+
 	/* the flags libevent 2.1 gives its own read event */
 	event_assign(&bev->ev_read, bufferevent_get_base(bev), bufferevent_getfd(bev),
 	             EV_READ | EV_PERSIST | EV_FINALIZE, conn_on_readable, bev);
+	evbuffer_remove_cb(in, conn_on_input, bev); /* once, if called again */
+	evbuffer_add_cb(in, conn_on_input, bev);
+}
+
+void conn_read_high(struct bufferevent *bev, size_t high)
+{
+	if (event_get_callback(&bev->ev_read) != conn_on_readable) {
+		bufferevent_setwatermark(bev, EV_READ, 0, high);
+		return;
+	}
+	/* libevent's own watermark callback would re-add the read event, and
+	 * re-arm its timeout, on every change of the input: each read, each
+	 * head parsed, each body moved. conn_on_readable() and
+	 * conn_on_input() keep the mark instead */
+	bev->wm_read.high = high;
 }
 
 size_t conn_read_more(struct bufferevent *bev, size_t limit)

@@ -77,6 +77,13 @@ size_t conn_read_more(struct bufferevent *bev, size_t limit);
  * <bev> a new socket. */
 void conn_own_reads(struct bufferevent *bev);
 
+/* Sets the read high watermark of <bev> (0 for none): reading stops while
+ * its input holds <high> bytes or more, and resumes below. For a
+ * bufferevent conn_own_reads() made ours, without libevent's watermark
+ * callback (see conn_read_high() in conn.c); libevent's watermark
+ * otherwise. The low watermark stays 0. */
+void conn_read_high(struct bufferevent *bev, size_t high);
+
 /* Writes what the output of <bev> holds now, from the callback that put it
  * there, rather than one loop turn later. Returns true when nothing is left:
  * the write event armed when the bytes were added is then disarmed, and

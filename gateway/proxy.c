@@ -389,7 +389,7 @@ static void proxy_attempt(struct txn *t, const struct ups_server *avoid)
 	 * (setting them again would cost an event_add each) */
 	if (!(t->flags & TXN_F_REUSED_CONN)) {
 		bufferevent_setwatermark(uc->bev, EV_WRITE, PROXY_LOW, 0);
-		bufferevent_setwatermark(uc->bev, EV_READ, 0, PROXY_HIGH);
+		conn_read_high(uc->bev, PROXY_HIGH);
 	}
 	if ((bufferevent_get_enabled(uc->bev) & (EV_READ | EV_WRITE)) != (EV_READ | EV_WRITE))
 		bufferevent_enable(uc->bev, EV_READ | EV_WRITE);

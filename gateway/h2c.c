@@ -215,7 +215,7 @@ static void h2c_stream_end(struct h2s *s)
 {
 	struct worker *w = s->h->c->w;
 
-	if (w->n_h2s_spare >= H2C_SPARE) {
+	if (w->n_h2s_spare + 1 > H2C_SPARE) { /* + 1: no -Wtype-limits when UTIL_SPARE() is 0 */
 		h2c_stream_free(s);
 		return;
 	}

@@ -14,6 +14,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "metrics.h"
+#include "util.h"
 
 struct conn;
 struct evbuffer;
@@ -25,8 +26,8 @@ struct txn;
 #define H2C_CONN_WINDOW   (1 << 20)    /* ...and all streams of a connection */
 #define H2C_RESP_LOW      (64 * 1024)  /* a stream's response sink wakes its upstream below this */
 #define H2C_PSEUDO_MAX    8192         /* one pseudo-header value */
-#define H2C_SPARE         128          /* ended streams a worker keeps for new ones */
-#define H2C_SPARE_HB      1024         /* ...with a header block buffer this large at most */
+#define H2C_SPARE         UTIL_SPARE(128) /* ended streams a worker keeps for new ones */
+#define H2C_SPARE_HB      1024            /* ...with a header block buffer this large at most */
 
 struct h2s {
 	struct h2c *h;

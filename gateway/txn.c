@@ -18,10 +18,17 @@
 
 struct txn *txn_new(struct conn *c, const struct txn_client *cs, uint64_t start_ns)
 {
-	struct txn *t = malloc(sizeof(*t));
+	struct worker *w = c->w;
+	struct txn *t = w->txn_spare;
 
-	if (!t)
+	/* a txn is a few kB with its inline arena: past the sizes malloc
+	 * caches per thread, so the worker keeps ended ones */
+	if (t) {
+		w->txn_spare = t->next_spare;
+		w->n_txn_spare--;
+	} else if (!(t = malloc(sizeof(*t)))) {
 		return NULL;
+	}
 	/* everything but the inline arena block, which needs no zeroing */
 	memset(t, 0, offsetof(struct txn, arena_buf));
 	t->c = c;
@@ -131,5 +138,22 @@ void txn_finish(struct txn *t, enum txn_end end)
 		t->c->txn = NULL;
 	arena_deinit(&t->arena);
 	worker_gen_release(t->w, t->wg);
-	free(t);
+	if (t->w->n_txn_spare + 1 <= TXN_SPARE) { /* + 1: no -Wtype-limits when UTIL_SPARE() is 0 */
+		t->next_spare = t->w->txn_spare;
+		t->w->txn_spare = t;
+		t->w->n_txn_spare++;
+	} else {
+		free(t);
+	}
+}
+
+void txn_spare_free(struct worker *w)
+{
+	struct txn *t;
+
+	while ((t = w->txn_spare)) {
+		w->txn_spare = t->next_spare;
+		free(t);
+	}
+	w->n_txn_spare = 0;
 }

@@ -15,6 +15,7 @@
 #include "arena.h"
 #include "filter.h"
 #include "http.h"
+#include "util.h"
 #include "relay.h"
 
 struct conn;
@@ -157,18 +158,25 @@ struct txn {
 	size_t head_len;    /* request head bytes */
 
 	struct arena arena;
+	struct txn *next_spare; /* in the worker's list of ended txns */
 	alignas(16) char arena_buf[TXN_ARENA_INLINE];
 };
+
+#define TXN_SPARE UTIL_SPARE(64) /* ended txns a worker keeps for new ones */
 
 /* Creates a txn on connection <c>, client side <cs>, for a head that started
  * at monotonic time <start_ns>. Returns NULL on ENOMEM. Worker thread. */
 struct txn *txn_new(struct conn *c, const struct txn_client *cs, uint64_t start_ns);
 
+/* Frees the ended txns worker <w> kept for reuse. */
+void txn_spare_free(struct worker *w);
+
 /* The protocol the client spoke: "1.0", "1.1" or "2". */
 const char *txn_http_version(const struct txn *t);
 
 /* Ends <t>: runs the filters' on_end once with <end>, writes the access-log
- * line and frees the txn and its arena. <t> is gone on return. */
+ * line and frees the txn and its arena (the worker may keep the txn itself
+ * for a new one). <t> is gone on return. */
 void txn_finish(struct txn *t, enum txn_end end);
 
 /* Returns the CFG_M_* bit of the request's method. */

@@ -9,6 +9,15 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* How many ended objects a worker keeps for reuse (txns, HTTP/2 streams):
+ * <n>, or none in the AddressSanitizer build, which then still catches a
+ * use after the end. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UTIL_SPARE(n) 0
+#else
+#define UTIL_SPARE(n) (n)
+#endif
+
 /* Returns CLOCK_MONOTONIC in nanoseconds: for durations. */
 uint64_t util_mono_ns(void);
 

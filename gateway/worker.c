@@ -17,6 +17,7 @@
 #include "gen.h"
 #include "h2c.h"
 #include "log.h"
+#include "txn.h"
 #include "upstream.h"
 #include "worker.h"
 
@@ -435,6 +436,7 @@ void worker_join(struct worker *w)
 	worker_update_drop(atomic_exchange(&w->update, NULL)); /* came too late */
 	free(w->hdr_scratch);
 	h2c_spare_free(w);
+	txn_spare_free(w);
 	if (w->alog_fd >= 0)
 		worker_alog_flush(w);
 	evbuffer_free(w->alog);

@@ -25,6 +25,8 @@
 
 struct conn;
 struct gen;
+struct h2s;
+struct txn;
 struct ups;
 
 /* A generation as one worker uses it: its upstreams, pools and passive
@@ -61,6 +63,8 @@ struct worker {
 	struct h1_hdr *hdr_scratch; /* max_headers slots: heads parse here first */
 	struct h2s *h2s_spare;      /* ended HTTP/2 streams kept for new ones (h2c.c) */
 	unsigned n_h2s_spare;
+	struct txn *txn_spare; /* ended txns kept for new ones (txn.c) */
+	unsigned n_txn_spare;
 
 	/* the timeout durations of the config as libevent common timeouts
 	 * (worker_tv()), ms and the timeval libevent gave for it */

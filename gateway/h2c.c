@@ -202,9 +202,6 @@ static void h2c_stream_free(struct h2s *s)
 {
 	evbuffer_free(s->in);
 	evbuffer_free(s->out);
-	if (s->cookie)
-		evbuffer_free(s->cookie);
-	free(s->trl);
 	free(s->hb);
 	free(s);
 }
@@ -215,15 +212,15 @@ static void h2c_stream_end(struct h2s *s)
 {
 	struct worker *w = s->h->c->w;
 
-	if (w->n_h2s_spare + 1 > H2C_SPARE) { /* + 1: no -Wtype-limits when UTIL_SPARE() is 0 */
-		h2c_stream_free(s);
-		return;
-	}
 	if (s->cookie)
 		evbuffer_free(s->cookie);
 	s->cookie = NULL;
 	free(s->trl);
 	s->trl = NULL;
+	if (w->n_h2s_spare + 1 > H2C_SPARE) { /* + 1: no -Wtype-limits when UTIL_SPARE() is 0 */
+		h2c_stream_free(s);
+		return;
+	}
 	evbuffer_drain(s->in, evbuffer_get_length(s->in));
 	evbuffer_drain(s->out, evbuffer_get_length(s->out));
 	if (s->hb_cap > H2C_SPARE_HB) {

@@ -6,8 +6,8 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/types.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include <event2/buffer.h>
 #include <nghttp2/nghttp2.h>

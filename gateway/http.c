@@ -234,8 +234,7 @@ int http_write_fields(const struct http_msg *m, const char *skip, struct evbuffe
 
 char *http_put_length(char *p, uint64_t len)
 {
-	memcpy(p, "Content-Length: ", 16);
-	p += 16;
+	p = UTIL_PUT_LIT(p, "Content-Length: ");
 	p += util_u64_dec(p, len);
 	*p++ = '\r';
 	*p++ = '\n';

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "h1.h"
+#include "util.h"
 
 struct arena;
 struct evbuffer;
@@ -84,7 +85,7 @@ char *http_put_fields(const struct http_msg *m, const char *skip, char *p);
 int http_write_fields(const struct http_msg *m, const char *skip, struct evbuffer *out);
 
 /* The longest "Content-Length: <len>\r\n" line. */
-#define HTTP_LENGTH_ROOM (sizeof("Content-Length: \r\n") - 1 + 20)
+#define HTTP_LENGTH_ROOM (sizeof("Content-Length: \r\n") - 1 + UTIL_U64_DIGITS)
 
 /* Writes "Content-Length: <len>\r\n" at <p>. Returns the end of it. */
 char *http_put_length(char *p, uint64_t len);

@@ -524,6 +524,23 @@ static int conn_write(struct evbuffer *out, evutil_socket_t fd)
 	return (int)n;
 }
 
+bool conn_send(struct bufferevent *bev, struct evbuffer *buf)
+{
+	struct evbuffer *out = bufferevent_get_output(bev);
+
+	/* bytes already waiting go first, and OpenSSL frames its own */
+	if (evbuffer_get_length(out) || bufferevent_openssl_get_ssl(bev)) {
+		evbuffer_add_buffer(out, buf);
+		return conn_flush(bev);
+	}
+	/* a failed or short write leaves the rest to the write event, which
+	 * also reports an error */
+	if (conn_write(buf, bufferevent_getfd(bev)) > 0 && evbuffer_get_length(buf) == 0)
+		return true;
+	evbuffer_add_buffer(out, buf);
+	return false;
+}
+
 bool conn_flush(struct bufferevent *bev)
 {
 	struct evbuffer *out = bufferevent_get_output(bev);

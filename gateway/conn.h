@@ -16,6 +16,7 @@
 #define CONN_IO_MAX (256 * 1024)
 
 struct bufferevent;
+struct evbuffer;
 struct event;
 struct h2c;
 struct txn;
@@ -92,6 +93,13 @@ void conn_read_high(struct bufferevent *bev, size_t high);
  * write callback would have; when bytes are left, the write event does.
  * A TLS bufferevent is left to write on its own (returns false). */
 bool conn_flush(struct bufferevent *bev);
+
+/* Writes <buf>, bytes framed outside the output of <bev> (so that adding
+ * them cost no bufferevent callback), and drains it: straight to the
+ * socket when the output is empty, the rest appended to the output for
+ * the write event. A TLS bufferevent takes it all, then as conn_flush().
+ * Returns true when nothing is left to write, as conn_flush(). */
+bool conn_send(struct bufferevent *bev, struct evbuffer *buf);
 
 /* Starts the header_timeout_ms clock for the head being read on <c>. */
 void conn_arm_header_timer(struct conn *c);

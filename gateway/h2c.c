@@ -107,8 +107,9 @@ bool h2c_take(double *tokens, uint64_t *last_ns, uint32_t rate)
 
 /* ---- Output --------------------------------------------------------------- */
 
-/* Frames what nghttp2 has to send into the socket's buffer, up to
- * H2C_OUT_HIGH, then tells the streams whose response sink drained. */
+/* Frames what nghttp2 has to send into <h->out>, while it and the
+ * socket's buffer hold less than H2C_OUT_HIGH, then tells the streams
+ * whose response sink drained. */
 static void h2c_send(struct h2c *h)
 {
 	struct evbuffer *out = bufferevent_get_output(h->c->bev);
@@ -121,7 +122,8 @@ static void h2c_send(struct h2c *h)
 	h->busy++;
 	do {
 		h->want_send = false;
-		while (!h->dead && evbuffer_get_length(out) < H2C_OUT_HIGH) {
+		while (!h->dead &&
+		       evbuffer_get_length(out) + evbuffer_get_length(h->out) < H2C_OUT_HIGH) {
 			const uint8_t *data;
 			ssize_t n = nghttp2_session_mem_send(h->ss, &data);
 
@@ -133,7 +135,7 @@ static void h2c_send(struct h2c *h)
 			}
 			if (n == 0)
 				break;
-			evbuffer_add(out, data, (size_t)n);
+			evbuffer_add(h->out, data, (size_t)n);
 		}
 		/* the txns run with busy held: what they submit loops here */
 		for (s = TAILQ_FIRST(&h->streams); s; s = next) {
@@ -149,7 +151,7 @@ static void h2c_send(struct h2c *h)
 	h->busy--;
 	if (!nghttp2_session_want_read(h->ss) && !nghttp2_session_want_write(h->ss))
 		h2c_kill(h);
-	if (evbuffer_get_length(out))
+	if (evbuffer_get_length(h->out))
 		event_active(&h->flush_ev, EV_WRITE, 1); /* once per pass however often */
 }
 
@@ -163,7 +165,7 @@ static void h2c_on_flush(evutil_socket_t fd, short what, void *arg)
 	 * h2c_send() may have stopped framing at H2C_OUT_HIGH: frame the rest
 	 * now (it flushes again next pass), or it waits for the client to send
 	 * something */
-	if (conn_flush(h->c->bev) && !h->dead && nghttp2_session_want_write(h->ss))
+	if (conn_send(h->c->bev, h->out) && !h->dead && nghttp2_session_want_write(h->ss))
 		h2c_send(h);
 }
 
@@ -608,7 +610,7 @@ void h2c_start(struct conn *c)
 	h->reset_tokens = 2.0 * g->h2_max_resets_per_second;
 	h->ctl_tokens = 2.0 * g->h2_max_control_frames_per_second;
 	c->h2 = h;
-	if (h2c_session(h, g)) {
+	if (!(h->out = evbuffer_new()) || h2c_session(h, g)) {
 		log_at(LOG_ERROR, c->w->id, c->id, 0, "cannot start HTTP/2: out of memory");
 		conn_close(c);
 		return;
@@ -709,7 +711,9 @@ void h2c_on_timer(struct conn *c)
 	struct h2c *h = c->h2;
 
 	if (h->dead) {
-		conn_close_after_flush(c); /* the GOAWAY, if any, goes out first */
+		/* the GOAWAY, if any, goes out first */
+		conn_send(c->bev, h->out);
+		conn_close_after_flush(c);
 		return;
 	}
 	if (h->n_streams == 0) {
@@ -755,6 +759,8 @@ void h2c_free(struct conn *c)
 		h2c_stream_end(s);
 	}
 	event_del(&h->flush_ev);
+	if (h->out)
+		evbuffer_free(h->out);
 	nghttp2_session_del(h->ss);
 	free(h);
 	c->h2 = NULL;

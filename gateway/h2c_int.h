@@ -72,10 +72,13 @@ struct h2c {
 	bool want_send; /* something was submitted while busy */
 	bool dead;      /* closing: the timer closes the connection */
 	bool goaway;    /* draining: GOAWAY sent */
-	/* writes what h2c_send() framed once the callbacks already due in this
-	 * loop pass have run: a pass that brings responses for several streams
-	 * (from as many upstream connections) then costs one write, not one
-	 * per stream */
+	/* what h2c_send() framed, kept out of the socket's output: there,
+	 * each frame added would run the bufferevent's callbacks and re-arm
+	 * its write event */
+	struct evbuffer *out;
+	/* writes <out> once the callbacks already due in this loop pass have
+	 * run: a pass that brings responses for several streams (from as many
+	 * upstream connections) then costs one write, not one per stream */
 	struct event flush_ev;
 	/* token buckets against rapid reset and control-frame floods */
 	double reset_tokens, ctl_tokens;

@@ -220,11 +220,10 @@ static int proxy_prepare_request(struct txn *t)
 	return 0;
 }
 
-/* Writes the request head to the attempt's connection, in one reservation:
- * an evbuffer_add() per piece showed in profiles. */
-static int proxy_write_head(struct txn *t)
+/* Writes the request head for the attempt's connection into <out>, in one
+ * reservation: an evbuffer_add() per piece showed in profiles. */
+static int proxy_write_head(struct txn *t, struct evbuffer *out)
 {
-	struct evbuffer *out = bufferevent_get_output(t->uc->bev);
 	const struct h1_msg *m = &t->req.h;
 	const struct h1_hdr *up = NULL;
 	struct evbuffer_iovec v;
@@ -310,10 +309,15 @@ void proxy_pump_request(struct txn *t)
 static void proxy_send(struct txn *t)
 {
 	struct bufferevent *bev = t->uc->bev;
+	bool body = !(t->flags & TXN_F_REQ_BODY_DONE);
+	/* a head with no body to follow is written past the bufferevent's
+	 * output, whose callbacks would arm the write event for nothing in
+	 * the common case; a body joins its head there, for one write */
+	struct evbuffer *head = body ? bufferevent_get_output(bev) : t->w->head_out;
 	struct timeval tv;
 
 	t->flags &= ~TXN_F_CONNECTING;
-	if (proxy_write_head(t)) {
+	if (proxy_write_head(t, head)) {
 		proxy_fail(t, 500, "out of memory");
 		return;
 	}
@@ -321,15 +325,14 @@ static void proxy_send(struct txn *t)
 	/* until the request is out, the upstream owes us nothing; a stalled
 	 * write is the timeout that counts */
 	worker_tv(t->w, t->ups->cfg->response_timeout_ms, &tv);
-	if (!(t->flags & TXN_F_REQ_BODY_DONE)) {
+	if (body) {
 		bufferevent_set_timeouts(bev, NULL, &tv);
 		proxy_pump_request(t);
 		return;
 	}
-	conn_flush(bev);
 	/* a request the socket took whole, the common case, goes straight
 	 * to the response's timeouts: setting them twice costs event_adds */
-	if (evbuffer_get_length(bufferevent_get_output(bev)))
+	if (!conn_send(bev, head))
 		bufferevent_set_timeouts(bev, NULL, &tv);
 	proxy_on_up_write(bev, t);
 }

@@ -355,6 +355,7 @@ int worker_init(struct worker *w, int id, struct gen *g, const struct flt_ops *c
 	if (!w->base)
 		return -ENOMEM;
 	w->alog = evbuffer_new();
+	w->head_out = evbuffer_new();
 	w->alog_timer = evtimer_new(w->base, worker_on_alog_timer, w);
 	w->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	w->stop_ev = event_new(w->base, w->stop_fd, EV_READ, worker_on_stop, w);
@@ -369,9 +370,9 @@ int worker_init(struct worker *w, int id, struct gen *g, const struct flt_ops *c
 		gen_put(g);
 	}
 	w->hdr_scratch = calloc(c->gw.max_headers, sizeof(*w->hdr_scratch));
-	if (!w->hdr_scratch || !w->alog || !w->alog_timer || w->stop_fd < 0 || !w->stop_ev ||
-	    !w->drain_timer || !w->accept_timer || !w->cur || w->update_fd < 0 || !w->update_ev ||
-	    event_add(w->stop_ev, NULL) || event_add(w->update_ev, NULL))
+	if (!w->hdr_scratch || !w->alog || !w->head_out || !w->alog_timer || w->stop_fd < 0 ||
+	    !w->stop_ev || !w->drain_timer || !w->accept_timer || !w->cur || w->update_fd < 0 ||
+	    !w->update_ev || event_add(w->stop_ev, NULL) || event_add(w->update_ev, NULL))
 		return -ENOMEM;
 	for (int i = 0; i < n; i++)
 		if (!(w->listeners[i] = worker_listener(w, fds[i])))
@@ -440,6 +441,8 @@ void worker_join(struct worker *w)
 	if (w->alog_fd >= 0)
 		worker_alog_flush(w);
 	evbuffer_free(w->alog);
+	if (w->head_out)
+		evbuffer_free(w->head_out);
 	event_free(w->alog_timer);
 	event_free(w->stop_ev);
 	if (w->stop_fd >= 0)

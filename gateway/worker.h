@@ -61,7 +61,10 @@ struct worker {
 
 	struct metrics_w *m;        /* this worker's counters (metrics.h) */
 	struct h1_hdr *hdr_scratch; /* max_headers slots: heads parse here first */
-	struct h2s *h2s_spare;      /* ended HTTP/2 streams kept for new ones (h2c.c) */
+	/* a request head on its way upstream, outside any bufferevent (one
+	 * conn_send() and it is empty again) */
+	struct evbuffer *head_out;
+	struct h2s *h2s_spare; /* ended HTTP/2 streams kept for new ones (h2c.c) */
 	unsigned n_h2s_spare;
 	struct txn *txn_spare; /* ended txns kept for new ones (txn.c) */
 	unsigned n_txn_spare;

@@ -50,6 +50,36 @@ __attribute__((constructor)) static void h1_class_init(void)
 
 #define IS(c, k) (h1_class[(unsigned char)(c)] & (k))
 
+/* True when one of the eight bytes of <x> is a control or DEL, which a
+ * field value may not hold but for HTAB (the byte loop sorts that one out).
+ * Exact, whatever the byte order: a byte below 0x20 borrows only into the
+ * bytes above it, which makes no difference to "any". */
+static inline bool h1_word_has_ctl(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	uint64_t del = x ^ (0x7f * ones);
+
+	return (((x - 0x20 * ones) & ~x) | ((del - ones) & ~del)) & high;
+}
+
+/* The end of the run of field-vchar, SP, HTAB and obs-text from <i>: a
+ * field value or a reason phrase. Eight bytes a step, where a head spends
+ * most of its bytes. */
+static size_t h1_value_end(const char *buf, size_t i, size_t len)
+{
+	uint64_t x;
+
+	while (len - i >= sizeof(x)) {
+		memcpy(&x, buf + i, sizeof(x));
+		if (h1_word_has_ctl(x))
+			break;
+		i += sizeof(x);
+	}
+	while (i < len && IS(buf[i], C_VALUE))
+		i++;
+	return i;
+}
+
 size_t h1_head_scan(const char *buf, size_t len, size_t *scanned)
 {
 	size_t i = *scanned;
@@ -365,8 +395,7 @@ static int h1_fields(const char *buf, size_t len, size_t off, const struct h1_li
 		while (i < len && (buf[i] == ' ' || buf[i] == '\t'))
 			i++;
 		vstart = i;
-		while (i < len && IS(buf[i], C_VALUE))
-			i++;
+		i = h1_value_end(buf, i, len);
 		if (i >= len)
 			return 0;
 		if (buf[i] != '\r')
@@ -519,8 +548,7 @@ int h1_parse_response(const char *buf, size_t len, const struct h1_limits *lim, 
 	if (buf[i] == ' ') {
 		i++;
 		m->reason = buf + i;
-		while (i < len && IS(buf[i], C_VALUE))
-			i++;
+		i = h1_value_end(buf, i, len);
 		m->reason_len = (size_t)(buf + i - m->reason);
 	}
 	if (i < len && buf[i] != '\r')

@@ -239,6 +239,66 @@ Test(h1, limits)
 	cr_expect_eq(h1_err_status(H1_E_OBS_FOLD), 400);
 }
 
+/* <pre>, the 24 bytes of <v>, then <post>, into <buf>; returns the length.
+ * Not printf: <v> may hold a NUL. */
+static size_t with_value(char *buf, const char *pre, const char *v, const char *post)
+{
+	size_t n = strlen(pre);
+
+	memcpy(buf, pre, n);
+	memcpy(buf + n, v, 24);
+	strcpy(buf + n + 24, post);
+	return n + 24 + strlen(post);
+}
+
+/* Every byte at every position of a 24-byte value (three words of the
+ * eight-at-a-time scan and the byte loop after them), in a request field
+ * and in a response's reason phrase: controls but HTAB, and DEL, are
+ * refused; the rest of the value is kept whole. */
+Test(h1, value_bytes_at_every_position)
+{
+	for (int b = 0; b < 256; b++) {
+		bool ok = b == '\t' || (b >= 0x20 && b != 0x7f);
+
+		if (b == '\r' || b == '\n')
+			continue; /* they end the line: the rows above */
+		for (size_t pos = 0; pos < 24; pos++) {
+			char v[24], buf[128];
+			struct h1_hdr hdrs[16];
+			struct h1_msg m;
+			size_t n;
+			int r;
+
+			memset(v, 'v', sizeof(v));
+			v[pos] = (char)b;
+			n = with_value(buf, "GET / HTTP/1.1\r\nHost: a\r\nX-A: ", v, "\r\n\r\n");
+			r = parse(buf, n, &m, hdrs);
+			if (!ok) {
+				cr_expect_eq(r, H1_E_HEADER_VALUE, "byte %#x at %zu: %d", b, pos,
+				             r);
+			} else {
+				/* OWS at either end is not part of the value */
+				bool ows = (b == ' ' || b == '\t') && (pos == 0 || pos == 23);
+
+				cr_expect_eq(r, (int)n, "byte %#x at %zu: %d", b, pos, r);
+				cr_expect(r > 0 && hdrs[1].value_len == (ows ? 23u : 24u) &&
+				                  memcmp(hdrs[1].value, v + (pos == 0 && ows),
+				                         hdrs[1].value_len) == 0,
+				          "byte %#x at %zu", b, pos);
+			}
+
+			n = with_value(buf, "HTTP/1.1 200 ", v, "\r\n\r\n");
+			m = (struct h1_msg){.hdrs = hdrs, .n_hdrs = 16};
+			r = h1_parse_response(buf, n, &lim, &m);
+			cr_expect_eq(r, ok ? (int)n : H1_E_STATUS, "reason byte %#x at %zu: %d", b,
+			             pos, r);
+			if (ok && r > 0)
+				cr_expect(m.reason_len == 24 && memcmp(m.reason, v, 24) == 0,
+				          "reason byte %#x at %zu", b, pos);
+		}
+	}
+}
+
 struct resp_case {
 	const char *name;
 	const char *head;

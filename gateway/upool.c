@@ -42,10 +42,31 @@ static void upool_on_idle_read(struct bufferevent *bev, void *arg)
 	upool_free(uc);
 }
 
+/* Is <ms> the read timeout of <uc>? */
+static bool upool_read_timeout_is(const struct uconn *uc, uint32_t ms)
+{
+	struct timeval tv;
+
+	worker_tv(uc->srv->ups->w, ms, &tv);
+	return uc->bev->timeout_read.tv_sec == tv.tv_sec &&
+	       uc->bev->timeout_read.tv_usec == tv.tv_usec;
+}
+
 static void upool_on_idle_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct uconn *uc = arg;
+	const struct cfg_upstream *c = uc->srv->ups->cfg;
+	struct timeval tv;
 
+	/* the response timeout upool_put() kept ran out: the idle timeout
+	 * goes on for what it has more */
+	if ((what & BEV_EVENT_TIMEOUT) && c->idle_timeout_ms > c->response_timeout_ms &&
+	    upool_read_timeout_is(uc, c->response_timeout_ms)) {
+		worker_tv(uc->srv->ups->w, c->idle_timeout_ms - c->response_timeout_ms, &tv);
+		bufferevent_set_timeouts(bev, &tv, NULL);
+		bufferevent_enable(bev, EV_READ); /* the timeout turned reading off */
+		return;
+	}
 	upool_unlink(uc);
 	upool_free(uc);
 }
@@ -220,8 +241,16 @@ void upool_put(struct uconn *uc)
 		return;
 	}
 	bufferevent_setcb(uc->bev, upool_on_idle_read, NULL, upool_on_idle_event, uc);
-	worker_tv(s->ups->w, c->idle_timeout_ms, &tv);
-	bufferevent_set_timeouts(uc->bev, &tv, NULL);
+	/* A txn leaves response_timeout_ms on reads, counted from the last
+	 * byte read. When the idle timeout is no shorter, that one serves as
+	 * its first part and upool_on_idle_event() arms the rest: setting
+	 * timeouts costs an event_add, and the txn that takes the connection
+	 * sets its own again. */
+	if (c->idle_timeout_ms < c->response_timeout_ms ||
+	    !upool_read_timeout_is(uc, c->response_timeout_ms)) {
+		worker_tv(s->ups->w, c->idle_timeout_ms, &tv);
+		bufferevent_set_timeouts(uc->bev, &tv, NULL);
+	}
 	/* the watermarks stay the txn's: any byte still wakes the idle read */
 	if (!(bufferevent_get_enabled(uc->bev) & EV_READ))
 		bufferevent_enable(uc->bev, EV_READ);

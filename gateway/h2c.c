@@ -288,28 +288,35 @@ static ssize_t h2c_on_data_read(nghttp2_session *ss, int32_t id, uint8_t *buf, s
 static int h2c_nv(struct txn *t, const struct http_msg *m, int status, bool with_len, uint64_t len,
                   nghttp2_nv **nvp)
 {
-	nghttp2_nv *nv = arena_alloc(&t->arena, sizeof(*nv) * (m->h.n_hdrs + 2));
-	char *st = arena_alloc(&t->arena, 3), *cl = arena_alloc(&t->arena, UTIL_U64_DIGITS);
 	bool conn_options = http_conn_options(m);
+	size_t names = 0;
+	nghttp2_nv *nv;
+	char *st, *cl, *name;
 	int n = 0;
 
-	if (!nv || !st || !cl)
+	/* one allocation: the list, then :status, content-length and the
+	 * lowercase names */
+	for (unsigned i = 0; i < m->h.n_hdrs; i++)
+		names += m->h.hdrs[i].name_len;
+	nv = arena_alloc(&t->arena, sizeof(*nv) * (m->h.n_hdrs + 2) + 3 + UTIL_U64_DIGITS + names);
+	if (!nv)
 		return -ENOMEM;
+	st = (char *)(nv + m->h.n_hdrs + 2);
+	cl = st + 3;
+	name = cl + UTIL_U64_DIGITS;
 	st[0] = (char)('0' + status / 100 % 10);
 	st[1] = (char)('0' + status / 10 % 10);
 	st[2] = (char)('0' + status % 10);
 	nv[n++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)st, 7, 3, NGHTTP2_NV_FLAG_NONE};
 	for (unsigned i = 0; i < m->h.n_hdrs; i++) {
 		const struct h1_hdr *f = &m->h.hdrs[i];
-		char *name;
 
 		if (!f->name_len || http_is_hop_by_hop(m, f, conn_options))
 			continue;
-		if (!(name = arena_alloc(&t->arena, f->name_len)))
-			return -ENOMEM;
 		http_lower(name, f->name, f->name_len);
 		nv[n++] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)f->value, f->name_len,
 		                       f->value_len, NGHTTP2_NV_FLAG_NONE};
+		name += f->name_len;
 	}
 	if (with_len)
 		nv[n++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)cl, 14,

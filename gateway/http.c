@@ -181,7 +181,23 @@ bool http_conn_options(const struct http_msg *m)
 
 void http_lower(char *dst, const char *src, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	const uint64_t ones = 0x0101010101010101ull, high = 0x80 * ones;
+	size_t i = 0;
+
+	/* eight bytes a step: the top bit of a byte of <up> is set where that
+	 * byte is 'A' (0x41) to 'Z' (0x5a). The sums are over the low seven
+	 * bits, so none carries into the next byte; a byte from 0x80 up is
+	 * left alone. */
+	for (; n - i >= sizeof(uint64_t); i += sizeof(uint64_t)) {
+		uint64_t x, h, up;
+
+		memcpy(&x, src + i, sizeof(x));
+		h = x & ~high;
+		up = ((h + (0x80 - 'A') * ones) ^ (h + (0x7f - 'Z') * ones)) & ~x & high;
+		x |= up >> 2; /* 0x20, the case bit */
+		memcpy(dst + i, &x, sizeof(x));
+	}
+	for (; i < n; i++)
 		dst[i] = (char)(src[i] >= 'A' && src[i] <= 'Z' ? src[i] + ('a' - 'A') : src[i]);
 }
 

@@ -83,3 +83,27 @@ Test(http, body_rules)
 	cr_expect_not(http_method_is_idempotent("PATCH", 5));
 	cr_expect_str_eq(http_reason(502), "Bad Gateway");
 }
+
+/* Every byte at every position of names up to 20 bytes long (the eight-at-
+ * a-time loop, then the byte loop): only 'A' to 'Z' change, to 'a' to 'z'. */
+Test(http, lower_every_byte_at_every_position)
+{
+	for (size_t len = 1; len <= 20; len++)
+		for (int b = 0; b < 256; b++)
+			for (size_t pos = 0; pos < len; pos++) {
+				char src[20], dst[21], want[20];
+
+				memset(src, 'Q', len);
+				src[pos] = (char)b;
+				for (size_t i = 0; i < len; i++) {
+					unsigned char c = (unsigned char)src[i];
+
+					want[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+				}
+				dst[len] = '#';
+				http_lower(dst, src, len);
+				cr_assert(memcmp(dst, want, len) == 0, "byte %#x at %zu of %zu", b,
+				          pos, len);
+				cr_assert_eq(dst[len], '#', "wrote past %zu bytes", len);
+			}
+}

@@ -59,9 +59,9 @@ static void upool_on_idle_event(struct bufferevent *bev, short what, void *arg)
 	struct timeval tv;
 
 	/* the response timeout upool_put() kept ran out: the idle timeout
-	 * goes on for what it has more */
-	if ((what & BEV_EVENT_TIMEOUT) && c->idle_timeout_ms > c->response_timeout_ms &&
-	    upool_read_timeout_is(uc, c->response_timeout_ms)) {
+	 * goes on for what it has more, once */
+	if ((what & BEV_EVENT_TIMEOUT) && uc->idle_first_part) {
+		uc->idle_first_part = false;
 		worker_tv(uc->srv->ups->w, c->idle_timeout_ms - c->response_timeout_ms, &tv);
 		bufferevent_set_timeouts(bev, &tv, NULL);
 		bufferevent_enable(bev, EV_READ); /* the timeout turned reading off */
@@ -235,6 +235,7 @@ void upool_put(struct uconn *uc)
 	struct ups_server *s = uc->srv;
 	const struct cfg_upstream *c = s->ups->cfg;
 	struct timeval tv;
+	bool kept;
 
 	if (s->n_idle >= c->keepalive || s->ups->w->draining || s->ups->retired) {
 		upool_free(uc);
@@ -246,8 +247,10 @@ void upool_put(struct uconn *uc)
 	 * its first part and upool_on_idle_event() arms the rest: setting
 	 * timeouts costs an event_add, and the txn that takes the connection
 	 * sets its own again. */
-	if (c->idle_timeout_ms < c->response_timeout_ms ||
-	    !upool_read_timeout_is(uc, c->response_timeout_ms)) {
+	kept = c->idle_timeout_ms >= c->response_timeout_ms &&
+	       upool_read_timeout_is(uc, c->response_timeout_ms);
+	uc->idle_first_part = kept && c->idle_timeout_ms > c->response_timeout_ms;
+	if (!kept) {
 		worker_tv(s->ups->w, c->idle_timeout_ms, &tv);
 		bufferevent_set_timeouts(uc->bev, &tv, NULL);
 	}

@@ -20,8 +20,11 @@ struct uconn {
 	struct bufferevent *bev; /* a socket one, or an OpenSSL one when tls */
 	struct ups_server *srv;
 	TAILQ_ENTRY(uconn) link;
-	uint32_t uses;   /* requests served, for logs */
-	bool tls;        /* TLS (tls_up.c): BEV_EVENT_CONNECTED = handshake done */
+	uint32_t uses; /* requests served, for logs */
+	bool tls;      /* TLS (tls_up.c): BEV_EVENT_CONNECTED = handshake done */
+	/* idle on the response timeout its txn left: the rest of the idle
+	 * timeout follows it (upool_put()) */
+	bool idle_first_part;
 	uint64_t tcp_ns; /* TLS: monotonic time TCP was connected (ClientHello sent) */
 };
 

@@ -17,7 +17,7 @@
 #include <event2/buffer.h>
 
 #include "metrics.h"
-#include "metrics_test_util.h"
+#include "metrics_testlib.h"
 
 /* ---- the exact text ---- */
 

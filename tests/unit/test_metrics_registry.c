@@ -18,7 +18,7 @@
 #include <event2/buffer.h>
 
 #include "metrics.h"
-#include "metrics_test_util.h"
+#include "metrics_testlib.h"
 
 /* ---- histogram buckets ---- */
 

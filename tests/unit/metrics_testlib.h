@@ -1,9 +1,9 @@
-/* metrics_test_util.h: reading a registry's exposition back, for the metrics
+/* metrics_testlib.h: reading a registry's exposition back, for the metrics
  * unit suites (test_metrics_registry.c, test_metrics_exposition.c): drain a
  * buffer, render a registry, find a sample's value. Test code only: static
  * inline functions, one copy per suite. */
-#ifndef TG_METRICS_TEST_UTIL_H
-#define TG_METRICS_TEST_UTIL_H
+#ifndef TG_METRICS_TESTLIB_H
+#define TG_METRICS_TESTLIB_H
 
 #include <criterion/criterion.h>
 #include <stdint.h>
